@@ -1,0 +1,24 @@
+"""Where the project lives. A fork changes REPOSITORY (and BRANCH) here and nowhere else:
+``python -m fcnlib.notebook_setup`` rewrites every notebook's Colab badge and install cell
+from these values, and a test checks that they agree."""
+
+from __future__ import annotations
+
+REPOSITORY = "fcn-notebooks/fcn-notebooks"
+"""GitHub owner/name of the project."""
+BRANCH = "main"
+
+
+def colab_url(notebook: str) -> str:
+    """The "Open in Colab" address of a chapter, e.g. ``colab_url("01_bilinear_kernel.ipynb")``."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def colab_badge_markdown(notebook: str) -> str:
+    """Markdown for the "Open in Colab" badge of a chapter."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
+
+
+def colab_install_command() -> str:
+    """The pip requirement that installs fcnlib from the repository (only fcnlib: never torch or numpy)."""
+    return f"fcnlib @ git+https://github.com/{REPOSITORY}@{BRANCH}"

@@ -1,0 +1,93 @@
+"""Run profiles: the same chapters on a 2-core laptop CPU and on a GPU.
+
+``quick`` keeps every chapter to about two minutes on a CPU (small crops, a small
+generated dataset, few epochs); ``full`` uses the seed's settings (320x480 crops,
+batch 32, 5 epochs, Pascal VOC2012 when it is present). The profile is chosen from
+the device and can be forced with the environment variable ``FCNLIB_PROFILE``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import List, Optional, Tuple
+
+import torch
+
+__all__ = ["Profile", "profile", "best_device", "all_devices", "PROFILES"]
+
+
+def best_device() -> torch.device:
+    """The fastest device here: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def all_devices() -> List[torch.device]:
+    """Every CUDA GPU, else ``[best_device()]``; never empty (unlike d2l's ``try_all_gpus`` on a CPU)."""
+    if torch.cuda.is_available():
+        return [torch.device(f"cuda:{i}") for i in range(torch.cuda.device_count())]
+    return [best_device()]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Settings one chapter run uses. Print it to see what ran."""
+
+    name: str
+    device: torch.device
+    crop_size: Tuple[int, int]
+    batch_size: int
+    num_epochs: int
+    lr: float
+    wd: float
+    n_train: int
+    """Images in the generated teaching dataset's train split (when VOC2012 is absent)."""
+    n_val: int
+    image_size: Tuple[int, int]
+    """(height, width) of the generated teaching images."""
+    num_workers: int
+    devices: List[torch.device] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"profile {self.name!r} on {self.device.type}: crops {self.crop_size[0]}x{self.crop_size[1]}, "
+            f"batch {self.batch_size}, {self.num_epochs} epochs"
+        )
+
+
+PROFILES = {
+    "quick": dict(crop_size=(96, 128), batch_size=16, num_epochs=4, lr=0.01, wd=1e-3,
+                  n_train=240, n_val=48, image_size=(128, 160), num_workers=0),
+    "full": dict(crop_size=(320, 480), batch_size=32, num_epochs=5, lr=0.001, wd=1e-3,
+                 n_train=1464, n_val=1449, image_size=(375, 500), num_workers=4),
+}
+
+
+def profile(name: Optional[str] = None, device: Optional[torch.device] = None) -> Profile:
+    """Settings for this run: ``name`` or ``$FCNLIB_PROFILE`` or, by default, ``full`` on CUDA else ``quick``.
+
+    ``$FCNLIB_DEVICE`` (e.g. ``cpu``) overrides the device choice.
+    """
+    if device is None:
+        env_device = os.environ.get("FCNLIB_DEVICE", "").strip()
+        device = torch.device(env_device) if env_device else best_device()
+    device = torch.device(device)
+    name = name or os.environ.get("FCNLIB_PROFILE", "").strip().lower() or ("full" if device.type == "cuda" else "quick")
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose 'quick' (CPU, minutes) or 'full' (GPU, the seed's settings); "
+                         f"check the FCNLIB_PROFILE environment variable")
+    devices = all_devices() if device.type == "cuda" else [device]
+    settings = dict(PROFILES[name])
+    if device.type == "cpu":
+        settings["num_workers"] = 0
+    return Profile(name=name, device=device, devices=devices, **settings)
+
+
+def with_overrides(p: Profile, **changes) -> Profile:
+    """A copy of ``p`` with some settings changed (e.g. fewer epochs for an exercise)."""
+    return replace(p, **changes)

@@ -1,0 +1,114 @@
+"""Output-size formulas against PyTorch's own layers, over many random settings."""
+
+import random
+
+import pytest
+import torch
+from torch import nn
+
+from fcnlib import conv_output_size, conv_transpose_output_size, upsampling_params
+from fcnlib.arithmetic import explain_conv_transpose_output_size
+
+
+def _torch_conv_size(n, k, s, p, d):
+    layer = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d, bias=False)
+    return layer(torch.zeros(1, 1, n, n)).shape[-1]
+
+
+def _torch_tconv_size(n, k, s, p, op, d):
+    layer = nn.ConvTranspose2d(1, 1, k, stride=s, padding=p, output_padding=op, dilation=d, bias=False)
+    return layer(torch.zeros(1, 1, n, n)).shape[-1]
+
+
+def _settings(rng, n=400):
+    for _ in range(n):
+        yield (rng.randint(1, 12), rng.randint(1, 7), rng.randint(1, 4), rng.randint(0, 5),
+               rng.randint(0, 4), rng.randint(1, 3))
+
+
+def test_conv_output_size_matches_conv2d_including_refusals():
+    rng = random.Random(0)
+    accepted = refused = 0
+    for n, k, s, p, _, d in _settings(rng):
+        try:
+            expected = _torch_conv_size(n, k, s, p, d)
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                conv_output_size(n, k, s, p, d)
+            refused += 1
+            continue
+        assert conv_output_size(n, k, s, p, d) == expected, (n, k, s, p, d)
+        accepted += 1
+    assert accepted > 100 and refused > 10  # both branches really exercised
+
+
+def test_conv_transpose_output_size_matches_conv_transpose2d_including_refusals():
+    rng = random.Random(1)
+    accepted = refused = 0
+    for n, k, s, p, op, d in _settings(rng, 600):
+        try:
+            expected = _torch_tconv_size(n, k, s, p, op, d)
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                conv_transpose_output_size(n, k, s, p, op, d)
+            refused += 1
+            continue
+        assert conv_transpose_output_size(n, k, s, p, op, d) == expected, (n, k, s, p, op, d)
+        accepted += 1
+    assert accepted > 100 and refused > 50
+
+
+def test_pairs_and_the_seed_numbers():
+    assert conv_transpose_output_size((10, 15), 64, 32, 16) == (320, 480)
+    assert conv_output_size((320, 480), 7, 2, 3) == (160, 240)
+    # a pair in one argument only makes the result a pair
+    assert conv_transpose_output_size(10, (64, 4), (32, 2), (16, 1)) == (320, 20)
+    layer = nn.ConvTranspose2d(1, 1, (3, 5), stride=(2, 3), padding=(1, 2), output_padding=(1, 0))
+    assert conv_transpose_output_size((7, 9), (3, 5), (2, 3), (1, 2), (1, 0)) == tuple(layer(torch.zeros(1, 1, 7, 9)).shape[-2:])
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(size=4, kernel_size=3, stride=2, output_padding=2), ["output_padding", "smaller than stride"]),
+        (dict(size=1, kernel_size=1, stride=1, padding=1), ["padding", "trims"]),
+        (dict(size=4, kernel_size=3, padding=-1), ["padding", "negative"]),
+        (dict(size=0, kernel_size=3), ["size", "at least 1"]),
+        (dict(size=4, kernel_size=3, stride=0), ["stride", "at least 1"]),
+        (dict(size=(4, 4), kernel_size=3, stride=(1, 2), output_padding=(0, 2)), ["output_padding[width]"]),
+    ],
+)
+def test_refusals_name_the_parameter_and_the_rule(kwargs, words):
+    with pytest.raises(ValueError) as err:
+        conv_transpose_output_size(**kwargs)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_bad_types_are_refused_plainly():
+    with pytest.raises(TypeError, match="kernel_size"):
+        conv_output_size(8, (3, 3, 3))
+    with pytest.raises(TypeError, match="stride"):
+        conv_output_size(8, 3, stride=1.5)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 5, 7, 8, 16, 32])
+def test_upsampling_params_scale_every_size_exactly(factor):
+    k, s, p = upsampling_params(factor)
+    assert s == factor
+    for n in (1, 2, 5, 10, 15):
+        assert _torch_tconv_size(n, k, s, p, 0, 1) == n * factor
+    assert upsampling_params(32) == (64, 32, 16)  # the seed's layer
+
+
+def test_upsampling_params_refuses_bad_factors():
+    with pytest.raises(ValueError, match="at least 1"):
+        upsampling_params(0)
+    with pytest.raises(TypeError):
+        upsampling_params(2.0)
+
+
+def test_explanation_fills_in_the_terms_or_states_the_rule():
+    assert explain_conv_transpose_output_size(10, 64, 32, 16) == "(10 - 1) x 32 - 2 x 16 + 1 x (64 - 1) + 0 + 1 = 320"
+    text = explain_conv_transpose_output_size(4, 3, 2, 0, 2)
+    assert text.startswith("Impossible setting") and "output_padding" in text

@@ -1,0 +1,105 @@
+"""The project's set-up files agree with each other, and every chapter with fcnlib._repo."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import fcnlib
+from fcnlib.notebook_setup import SETUP_MARKER, badge_line, setup_cell_source
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;@]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = _pyproject()["project"]
+    wanted = {r for r in project["dependencies"]}
+    for extra in project["optional-dependencies"].values():
+        wanted |= set(extra)
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = {r.split("#")[0].strip() for r in pip_section if not r.startswith("-e")}
+    assert {_name(r) for r in listed} == {_name(r) for r in wanted}
+    # and with the same version bounds
+    assert {r.replace(" ", "") for r in listed} == {r.replace(" ", "") for r in wanted}
+
+
+def test_fcnlib_never_requires_d2l():
+    deps = _pyproject()["project"]["dependencies"]
+    assert not any(_name(d) == "d2l" for d in deps)
+    for path in (ROOT / "fcnlib").rglob("*.py"):
+        assert not re.search(r"^\s*(import d2l|from d2l)", path.read_text(), re.M), path
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make lab" in readme
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 6
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_badge_and_setup_cell_come_from_fcnlib_repo(path):
+    nb = nbformat.read(str(path), as_version=4)
+    assert nb.cells[0].cell_type == "markdown"
+    assert nb.cells[0].source.splitlines()[0] == badge_line(path.name)
+    assert fcnlib.REPOSITORY in nb.cells[0].source
+    setup = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(SETUP_MARKER)]
+    assert len(setup) == 1 and setup[0].source == setup_cell_source()
+    assert nb.cells.index(setup[0]) <= 2
+    # only fcnlib is ever pip-installed in a chapter
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for line in cell.source.splitlines():
+                if re.search(r"\bpip install\b", line):
+                    assert fcnlib.colab_install_command() in line, line
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_outputs_are_stored_small_and_executed(path):
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code[1:]), "run the chapter to store its outputs"
+    assert path.stat().st_size < 3_000_000
+    assert "widgets" not in nb.metadata or len(str(nb.metadata["widgets"])) < 50_000
+    text = "\n".join(c.source for c in nb.cells)
+    assert "Learning goals" in text and "Exercises" in text and "Summary" in text
+    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+
+
+def test_readme_badges_use_the_repository_constant():
+    readme = (ROOT / "README.md").read_text()
+    for path in CHAPTERS:
+        assert fcnlib.colab_url(path.name) in readme
+
+
+def test_sync_rewrites_a_forked_badge(tmp_path, monkeypatch):
+    import fcnlib.notebook_setup as ns
+    from fcnlib import _repo
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(badge_line("01_x.ipynb") + "\n# Title"),
+                nbformat.v4.new_code_cell(setup_cell_source())]
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, str(path))
+    monkeypatch.setattr(_repo, "REPOSITORY", "someone/fork")
+    assert ns.sync_notebook(path) is True
+    synced = nbformat.read(str(path), as_version=4)
+    assert "someone/fork" in synced.cells[0].source and "someone/fork" in synced.cells[1].source
+    assert ns.sync_notebook(path) is False
