@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.fcnlib-installed
 PYTEST := $(BIN)/python -m pytest
 NBVAL  := --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=900
 PORT   ?= 8888
+VENV77 ?= build/venv-widgets77
 
-.PHONY: setup lab test test-unit test-notebooks test-ui run bench gpu-check notebooks-sync clean
+.PHONY: setup lab test test-unit test-notebooks test-ui test-widgets77 run bench gpu-check notebooks-sync clean
 
 setup: $(STAMP)
 
@@ -40,6 +41,10 @@ test-notebooks: setup
 test-ui: setup
 	$(PYTEST) tests -m browser -rs
 
+# The explorers' unit tests under ipywidgets 7.7 (what Colab ships), on Python 3.13 if present.
+test-widgets77:
+	tests/widgets77/run.sh $$(command -v python3.13 || echo $(PYTHON)) $(VENV77)
+
 # Execute every chapter headless into build/ as HTML.
 run: setup
 	@mkdir -p build
@@ -48,8 +53,10 @@ run: setup
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
 
-gpu-check: setup
-	$(BIN)/python benchmarks/gpu_check.py
+# No `setup` here: a GPU machine may be offline. It uses .venv when there is one, else the
+# machine's python3, and installs missing test packages from ./wheels (benchmarks/wheels.sh).
+gpu-check:
+	$$(test -x $(BIN)/python && echo $(BIN)/python || echo python3) benchmarks/gpu_check.py $(ARGS)
 
 # Rewrite every chapter's Colab badge and install cell from fcnlib/_repo.py (after a fork).
 notebooks-sync: setup

@@ -29,32 +29,20 @@ from .profiles import profile, best_device, all_devices
 
 __version__ = "0.1.0"
 
-# Names that live in heavier modules are imported on first use, so `import fcnlib`
-# stays quick and a lesson that never trains never imports the training code.
-_LAZY = {
-    "ConfusionMatrix": "metrics",
-    "train": "train",
-    "evaluate": "train",
-    "predict": "predict",
-    "predict_full": "predict",
-    "label2image": "predict",
-    "data": None,
-    "viz": None,
-    "widgets": None,
-    "metrics": None,
-    "predict_module": None,
-}
+# `train` and `predict` are both functions and modules (train.py, predict.py). Importing the
+# modules here, before binding the functions, makes the functions win for good: a later
+# `import fcnlib.train` finds the module already loaded and leaves `fcnlib.train` alone.
+from .metrics import ConfusionMatrix
+from .train import train, evaluate
+from .predict import predict, predict_full, label2image
+
+# Subpackages with heavier imports (ipywidgets, the figures) load on first use.
+_LAZY_MODULES = ("data", "viz", "widgets")
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module_name = _LAZY[name]
-        if module_name is None:
-            return importlib.import_module(f".{name}", __name__)
-        module = importlib.import_module(f".{module_name}", __name__)
-        if module_name == "train" and name == "train":
-            return module.train
-        return getattr(module, name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'fcnlib' has no attribute {name!r}")
 
 

@@ -197,9 +197,11 @@ def fcn_resnet18(
             exercise 1) for every transposed convolution.
 
     The 1x1 score layer on layer4 is Xavier-initialised; the skip score layers start at
-    zero, as in the paper, so a fresh FCN-16s/8s computes exactly what FCN-32s computes
-    until training gives the skips something to add. ``net.weights_source`` says what
-    happened to the backbone.
+    zero, as in the paper, so the skips add nothing until training gives them something to
+    add: a fresh FCN-16s/8s computes FCN-32s's coarse scores, upsampled in two or three
+    bilinear steps (2x then 16x, or 2x, 2x then 8x) instead of one 32x step, which is
+    close to FCN-32s's output but a little smoother (not identical). ``net.weights_source``
+    says what happened to the backbone.
     """
     if weights not in ("auto", "imagenet", None):
         raise ValueError(f"weights must be 'auto', 'imagenet' or None, got {weights!r}")

@@ -1,0 +1,318 @@
+"""Prediction: a class for every pixel of an image of any size, and VOC colours to see them.
+
+The FCN of the lessons only accepts heights and widths that are multiples of 32 (its
+backbone halves them five times), so the seed predicts only the top-left 320x480 crop of
+each test image. Its exercise 3 asks for every pixel. Two ways, both here:
+
+* **pad** (the default): pad the image up to the next multiple of 32, run the net once,
+  and cut the padding off the scores. One forward pass, every pixel sees its whole
+  neighbourhood. We pad by *reflecting* the image at its border: the padded rows continue
+  the colours and textures of the image, as the network's receptive field (hundreds of
+  pixels) expects; a constant band (zeros after normalisation, the mean colour) would be
+  a flat region the net never saw in its crops, and it drags the predictions of the border
+  pixels towards whatever the net associates with a flat grey wall. ``pad_mode="constant"``
+  gives that variant for comparison. (Images too small to reflect, e.g. 1x1, are padded by
+  repeating their edge pixels instead.)
+* **tile**: slide a ``crop_size`` window over the image with a ``stride`` (half a crop by
+  default, so every pixel is seen by up to four windows), run the net on batches of
+  windows, and *average the scores* (logits) of all windows that cover a pixel before the
+  argmax, as the seed's text describes. The net sees inputs of the size it was trained on,
+  at the cost of more computation.
+
+For a network that looks at each pixel alone (1x1 convolutions only) the two agree
+exactly: padding and windows change nothing about a pixel's own value. Tests check that.
+
+:func:`label2image` turns class indices into the VOC colours of the dataset's label images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .metrics import scores_to_labels
+
+__all__ = ["predict", "predict_full", "full_scores", "label2image", "tile_starts"]
+
+MULTIPLE = 32
+"""Input heights and widths must be multiples of this (the FCN's backbone downsamples 32 times)."""
+
+
+def _param_device(net: nn.Module) -> torch.device:
+    for p in net.parameters():
+        return p.device
+    for b in net.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _eval_mode(net: nn.Module) -> Iterator[None]:
+    """Run ``net`` in eval mode (batch norm uses running statistics), then restore its mode."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        net.train(was_training)
+
+
+def _as_image(image: Any) -> Tensor:
+    """``image`` as a uint8 ``[3, H, W]`` tensor (PIL images, ``[1, 3, H, W]`` batches of one accepted)."""
+    try:
+        from PIL import Image as PILImage
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        PILImage = None
+    if PILImage is not None and isinstance(image, PILImage.Image):
+        from torchvision.transforms.v2.functional import pil_to_tensor
+
+        return pil_to_tensor(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        raise TypeError(
+            "got a numpy array; pass a uint8 torch tensor [3, H, W] (torch.from_numpy(a).permute(2, 0, 1) for an "
+            "[H, W, 3] array) or a PIL image"
+        )
+    if not isinstance(image, Tensor):
+        raise TypeError(f"expected a uint8 tensor [3, H, W] or a PIL image, got {type(image).__name__}")
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(
+            f"expected one RGB image [3, H, W], got shape {tuple(image.shape)}"
+            + (" (channels last? use image.permute(2, 0, 1))" if image.dim() == 3 and image.shape[-1] == 3 else "")
+        )
+    if image.dtype != torch.uint8:
+        raise TypeError(
+            f"expected uint8 pixels 0..255 (as torchvision.io.read_image gives), got dtype {image.dtype}; "
+            "prediction normalises the image itself, so do not pass a normalised tensor"
+        )
+    if image.shape[1] < 1 or image.shape[2] < 1:
+        raise ValueError(f"the image is empty: shape {tuple(image.shape)}")
+    return image
+
+
+def _normalize(image: Tensor, device: torch.device) -> Tensor:
+    from .data import normalize_image
+
+    return normalize_image(image.to(device))
+
+
+def _scores(net: nn.Module, x: Tensor) -> Tensor:
+    if x.device.type in ("cpu", "cuda"):
+        # oneDNN and cuDNN convolve "channels last" images faster (on a CPU the FCN's large
+        # transposed convolution takes less than half the time); the net may stay as it is.
+        x = x.contiguous(memory_format=torch.channels_last)
+    out = net(x)
+    if isinstance(out, dict) and "out" in out:  # torchvision's segmentation models
+        out = out["out"]
+    if not isinstance(out, Tensor) or out.dim() != 4 or out.shape[0] != x.shape[0] or out.shape[-2:] != x.shape[-2:]:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(
+            f"the net must return class scores [N, C, H, W] of its input's height and width; for input "
+            f"{tuple(x.shape)} it returned {shape}"
+        )
+    return out
+
+
+def predict(net: nn.Module, img: Any) -> Tensor:
+    """The seed's ``predict``: class indices ``[H, W]`` (int64) for one uint8 image ``[3, H, W]``.
+
+    The image is normalised (ImageNet mean and std) and batched here, and the net runs in
+    eval mode. ``H`` and ``W`` must suit the net (multiples of 32 for the FCN); for any
+    size use :func:`predict_full`. The result is on the image's device.
+    """
+    image = _as_image(img)
+    device = _param_device(net)
+    with _eval_mode(net):
+        scores = _scores(net, _normalize(image, device).unsqueeze(0))
+    return scores_to_labels(scores[0], dim=0).to(image.device)
+
+
+def _pad_amounts(size: int, target: int) -> Tuple[int, int]:
+    extra = target - size
+    return extra // 2, extra - extra // 2
+
+
+def _pad(x: Tensor, height: int, width: int, pad_mode: str) -> Tuple[Tensor, Tuple[int, int]]:
+    """Pad ``x [C, H, W]`` to ``height x width``, centred; return it and the (top, left) offset."""
+    h, w = x.shape[-2:]
+    top, bottom = _pad_amounts(h, height)
+    left, right = _pad_amounts(w, width)
+    if top == bottom == left == right == 0:
+        return x, (0, 0)
+    mode = pad_mode
+    if mode == "reflect" and (max(top, bottom) >= h or max(left, right) >= w):
+        mode = "replicate"  # reflection needs more pixels than the padding is wide
+    if mode == "constant":
+        padded = F.pad(x, (left, right, top, bottom), mode="constant", value=0.0)
+    else:
+        padded = F.pad(x.unsqueeze(0), (left, right, top, bottom), mode=mode)[0]
+    return padded, (top, left)
+
+
+def tile_starts(size: int, crop: int, stride: int) -> List[int]:
+    """Where windows of length ``crop`` start along an axis of length ``size`` (``size >= crop``).
+
+    Every ``stride`` pixels, plus one window flush with the end, so the last pixels are
+    covered without padding: ``tile_starts(500, 480, 240) == [0, 20]``.
+    """
+    if size <= crop:
+        return [0]
+    starts = list(range(0, size - crop, stride))
+    return starts + [size - crop]
+
+
+def _check_size_pair(value: Any, name: str) -> Tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        h, w = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an int or a (height, width) pair, got {value!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"{name} must be positive, got {(h, w)}")
+    return h, w
+
+
+def full_scores(
+    net: nn.Module,
+    image: Any,
+    crop_size: Union[int, Sequence[int]] = (320, 480),
+    mode: str = "pad",
+    stride: Union[None, int, Sequence[int]] = None,
+    batch_size: int = 8,
+    pad_mode: str = "reflect",
+) -> Tensor:
+    """Class scores ``[C, H, W]`` (float32, on the net's device) for every pixel of ``image``.
+
+    See :func:`predict_full` for the arguments; this is the same computation before the argmax.
+    """
+    if mode not in ("pad", "tile"):
+        raise ValueError(f"mode must be 'pad' (pad to a multiple of 32) or 'tile' (overlapping crops), got {mode!r}")
+    if pad_mode not in ("reflect", "constant", "replicate"):
+        raise ValueError(f"pad_mode must be 'reflect', 'replicate' or 'constant', got {pad_mode!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    image = _as_image(image)
+    device = _param_device(net)
+    h, w = image.shape[-2:]
+    with _eval_mode(net):
+        x = _normalize(image, device)
+        if mode == "pad":
+            ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
+            padded, (top, left) = _pad(x, ph, pw, pad_mode)
+            scores = _scores(net, padded.unsqueeze(0))[0]
+            return scores[:, top:top + h, left:left + w].float()
+
+        ch, cw = _check_size_pair(crop_size, "crop_size")
+        if ch % MULTIPLE or cw % MULTIPLE:
+            raise ValueError(f"crop_size must be multiples of {MULTIPLE} for the FCN, got {(ch, cw)} (e.g. (320, 480))")
+        sh, sw = _check_size_pair(stride, "stride") if stride is not None else (max(ch // 2, 1), max(cw // 2, 1))
+        if sh > ch or sw > cw:
+            raise ValueError(f"stride {(sh, sw)} is larger than crop_size {(ch, cw)}: pixels between the windows "
+                             "would get no prediction")
+        # An image smaller than a window is padded up to one window first.
+        padded, (top, left) = _pad(x, max(h, ch), max(w, cw), pad_mode)
+        H, W = padded.shape[-2:]
+        windows = [(t, l) for t in tile_starts(H, ch, sh) for l in tile_starts(W, cw, sw)]
+        total: Optional[Tensor] = None
+        count = torch.zeros(H, W, device=device)
+        for i in range(0, len(windows), batch_size):
+            chunk = windows[i:i + batch_size]
+            batch = torch.stack([padded[:, t:t + ch, l:l + cw] for t, l in chunk])
+            out = _scores(net, batch).float()
+            if total is None:
+                total = torch.zeros(out.shape[1], H, W, device=device)
+            for (t, l), s in zip(chunk, out):
+                total[:, t:t + ch, l:l + cw] += s
+                count[t:t + ch, l:l + cw] += 1
+        assert total is not None
+        return (total / count)[:, top:top + h, left:left + w]
+
+
+def predict_full(
+    net: nn.Module,
+    image: Any,
+    crop_size: Union[int, Sequence[int]] = (320, 480),
+    mode: str = "pad",
+    stride: Union[None, int, Sequence[int]] = None,
+    batch_size: int = 8,
+    pad_mode: str = "reflect",
+) -> Tensor:
+    """Class indices ``[H, W]`` (int64, on the CPU) for every pixel of an image of any size.
+
+    Args:
+        net: a segmentation net (scores ``[N, C, h, w]`` for inputs ``[N, 3, h, w]`` with
+            ``h, w`` multiples of 32), e.g. :func:`fcnlib.fcn_resnet18`.
+        image: a uint8 tensor ``[3, H, W]`` or a PIL image, from 1x1 to several megapixels.
+        crop_size: the window of ``mode="tile"`` (multiples of 32); unused by ``"pad"``.
+        mode: ``"pad"``: pad to a multiple of 32, one forward pass, cut back. ``"tile"``:
+            average the scores of overlapping ``crop_size`` windows.
+        stride: the step between windows (``"tile"``), default half the crop size.
+        batch_size: windows per forward pass (``"tile"``).
+        pad_mode: ``"reflect"`` (default, see the module's docstring), ``"replicate"`` or
+            ``"constant"`` (zeros after normalisation: the mean colour).
+
+    The net runs in eval mode on its own device, without gradients.
+    """
+    scores = full_scores(net, image, crop_size=crop_size, mode=mode, stride=stride,
+                         batch_size=batch_size, pad_mode=pad_mode)
+    return scores_to_labels(scores, dim=0).cpu()
+
+
+def _default_colormap() -> List[List[int]]:
+    from .data import VOC_COLORMAP
+
+    return VOC_COLORMAP
+
+
+def _void_color() -> Tuple[int, int, int]:
+    from .data.voc import VOID_COLOR
+
+    return tuple(VOID_COLOR)
+
+
+def label2image(pred: Any, colormap: Optional[Any] = None, ignore_index: Optional[int] = 255) -> Any:
+    """The seed's ``label2image``: class indices ``[H, W]`` to their colours, uint8 ``[H, W, 3]``.
+
+    A tensor gives a tensor on the same device, a numpy array a numpy array. ``colormap``
+    (``K`` RGB triples) defaults to :data:`fcnlib.data.VOC_COLORMAP`; the ``ignore_index``
+    (VOC's void, 255) is drawn in VOC's void colour. Any other index outside ``0..K-1``
+    raises a ``ValueError``. Works for any leading shape (``[N, H, W]`` gives ``[N, H, W, 3]``).
+    """
+    colors = np.asarray(_default_colormap() if colormap is None else
+                        (colormap.cpu().numpy() if isinstance(colormap, Tensor) else colormap))
+    if colors.ndim != 2 or colors.shape[1] != 3 or colors.shape[0] < 1:
+        raise ValueError(f"colormap must be a list of RGB triples (shape [K, 3]), got shape {colors.shape}")
+    if colors.min() < 0 or colors.max() > 255:
+        raise ValueError("colormap values must lie in 0..255")
+    k = colors.shape[0]
+    is_tensor = isinstance(pred, Tensor)
+    if not is_tensor and not isinstance(pred, np.ndarray):
+        raise TypeError(f"pred must be a tensor or numpy array of class indices, got {type(pred).__name__}")
+    dtype = pred.dtype
+    if (is_tensor and (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)) or \
+            (not is_tensor and not np.issubdtype(dtype, np.integer)):
+        raise TypeError(f"pred must hold integer class indices, got dtype {dtype}; take pred.argmax(dim=0) of scores first")
+    # One extra row for void, so the lookup below is a single gather.
+    table = np.concatenate([colors, np.asarray([_void_color()])]).astype(np.uint8)
+    if is_tensor:
+        labels = pred.long()
+        void = labels == ignore_index if ignore_index is not None else torch.zeros_like(labels, dtype=torch.bool)
+        bad = ~void & ((labels < 0) | (labels >= k))
+        if bool(bad.any()):
+            raise ValueError(f"pred holds indices {labels[bad].unique()[:8].tolist()} outside the colormap's 0..{k - 1}")
+        lut = torch.from_numpy(table).to(labels.device)
+        return lut[torch.where(void, k, labels)]
+    labels = pred.astype(np.int64)
+    void = labels == ignore_index if ignore_index is not None else np.zeros(labels.shape, dtype=bool)
+    bad = ~void & ((labels < 0) | (labels >= k))
+    if bad.any():
+        raise ValueError(f"pred holds indices {np.unique(labels[bad])[:8].tolist()} outside the colormap's 0..{k - 1}")
+    return table[np.where(void, k, labels)]

@@ -1,0 +1,264 @@
+"""download_voc against a local HTTP server: good archive, bad checksum, cut transfers that resume, unsafe tars.
+
+The server (a thread on 127.0.0.1) serves a small VOC-format tar made by make_synthetic_voc,
+answers HTTP Range requests with 206 Partial Content, and can cut its first answer short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+import socket
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from fcnlib.data import VOC_TAR_NAME, VOCDownloadError, download_voc, make_synthetic_voc
+from fcnlib.data.download import safe_extract, voc_mirrors
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.files: Dict[str, bytes] = {}
+        self.requests: List[Tuple[str, Optional[str]]] = []  # (path, Range header)
+        self.cut_next: set = set()  # paths whose next answer stops halfway
+        self.honour_range = True
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Server
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        requested = self.headers.get("Range")
+        self.server.requests.append((self.path, requested))
+        body = self.server.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        if requested and self.server.honour_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        rest = body[start:]
+        self.send_header("Content-Length", str(len(rest)))
+        self.end_headers()
+        if self.path in self.server.cut_next:
+            self.server.cut_next.discard(self.path)
+            self.wfile.write(rest[: len(rest) // 2])  # ... and the connection closes: a dropped transfer
+            return
+        self.wfile.write(rest)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def voc_tar(tmp_path_factory) -> Tuple[bytes, str]:
+    """A VOC-format tar (``VOCdevkit/VOC2012/...``) and its sha1, big enough for several chunks."""
+    src = tmp_path_factory.mktemp("src")
+    make_synthetic_voc(src, 8, 4, image_size=(96, 128))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(src / "VOCdevkit", arcname="VOCdevkit")
+    payload = buffer.getvalue()
+    return payload, hashlib.sha1(payload).hexdigest()
+
+
+def dead_url() -> str:
+    """An address where nothing listens (connection refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{VOC_TAR_NAME}"
+
+
+def check_extracted(voc_dir: Path, root: Path) -> None:
+    assert voc_dir == root / "VOCdevkit" / "VOC2012"
+    assert len((voc_dir / "ImageSets" / "Segmentation" / "train.txt").read_text().split()) == 8
+    assert len(list((voc_dir / "JPEGImages").glob("*.jpg"))) == 12
+    assert not list(root.glob(".voc-extract-*")) and not (root / (VOC_TAR_NAME + ".part")).exists()
+
+
+def test_good_archive_is_downloaded_verified_and_extracted(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    voc_dir = download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1=sha1, timeout=5, progress=False)
+    check_extracted(voc_dir, tmp_path)
+    assert (tmp_path / VOC_TAR_NAME).read_bytes() == payload  # kept (keep_tar=True)
+    assert server.requests == [("/voc.tar", None)]
+
+
+def test_skips_everything_when_already_extracted(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    first = download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1=sha1, timeout=5, progress=False)
+    (tmp_path / VOC_TAR_NAME).unlink()
+    marker = first / "JPEGImages" / "untouched.txt"
+    marker.write_text("still here")
+    again = download_voc(tmp_path, mirrors=[dead_url()], sha1=sha1, timeout=5, progress=False)
+    assert again == first and marker.read_text() == "still here" and len(server.requests) == 1
+
+
+def test_wrong_checksum_is_refused_and_nothing_is_extracted(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, _ = voc_tar
+    server.files["/voc.tar"] = payload
+    with pytest.raises(VOCDownloadError) as err:
+        download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1="0" * 40, timeout=5, progress=False)
+    message = str(err.value)
+    assert "checksum mismatch" in message and hashlib.sha1(payload).hexdigest() in message
+    assert not (tmp_path / "VOCdevkit").exists() and not list(tmp_path.glob("*.tar*"))
+
+
+def test_cut_transfer_resumes_with_a_range_request(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    server.cut_next.add("/voc.tar")
+    voc_dir = download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1=sha1, timeout=5, progress=False)
+    check_extracted(voc_dir, tmp_path)
+    assert server.requests == [("/voc.tar", None), ("/voc.tar", f"bytes={len(payload) // 2}-")]
+
+
+def test_partial_file_from_an_earlier_run_is_continued(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    (tmp_path / (VOC_TAR_NAME + ".part")).write_bytes(payload[:1000])
+    download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1=sha1, timeout=5, progress=False)
+    assert server.requests == [("/voc.tar", "bytes=1000-")]
+    assert (tmp_path / VOC_TAR_NAME).read_bytes() == payload
+
+
+def test_server_without_range_support_restarts_from_zero(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    server.honour_range = False
+    (tmp_path / (VOC_TAR_NAME + ".part")).write_bytes(b"x" * 500)
+    voc_dir = download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1=sha1, timeout=5, progress=False)
+    check_extracted(voc_dir, tmp_path)
+    assert (tmp_path / VOC_TAR_NAME).read_bytes() == payload
+
+
+def test_corrupt_partial_file_is_discarded_and_fetched_again(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    (tmp_path / (VOC_TAR_NAME + ".part")).write_bytes(b"garbage!" * 100)  # resumed, then fails the check
+    voc_dir = download_voc(tmp_path, mirrors=[server.url("/voc.tar")], sha1=sha1, timeout=5, progress=False)
+    check_extracted(voc_dir, tmp_path)
+    assert server.requests == [("/voc.tar", "bytes=800-"), ("/voc.tar", None)]
+
+
+def test_mirrors_are_tried_in_order(server: Server, voc_tar, tmp_path: Path, monkeypatch) -> None:
+    payload, sha1 = voc_tar
+    server.files["/voc.tar"] = payload
+    monkeypatch.setenv("FCNLIB_VOC_MIRRORS", f"{dead_url()}, {server.url('/missing.tar')} {server.url('/voc.tar')}")
+    voc_dir = download_voc(tmp_path, sha1=sha1, timeout=5, progress=False)
+    check_extracted(voc_dir, tmp_path)
+    assert [path for path, _ in server.requests] == ["/missing.tar", "/voc.tar"]
+
+
+def test_offline_error_lists_what_was_tried_and_the_manual_route(server: Server, tmp_path: Path) -> None:
+    urls = [dead_url(), server.url("/missing.tar")]
+    with pytest.raises(VOCDownloadError) as err:
+        download_voc(tmp_path, mirrors=urls, timeout=5, progress=False)
+    message = str(err.value)
+    for url in urls:
+        assert url in message
+    assert "404" in message or "Not Found" in message
+    assert str(tmp_path / VOC_TAR_NAME) in message and "4e443f8a2eca6b1dac8a6c57641b67dd40621a49" in message
+    assert "FCNLIB_VOC_MIRRORS" in message
+
+
+def test_archive_placed_by_hand_is_used_offline(voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    (tmp_path / VOC_TAR_NAME).write_bytes(payload)
+    voc_dir = download_voc(tmp_path, mirrors=[dead_url()], sha1=sha1, timeout=5, progress=False, keep_tar=False)
+    check_extracted(voc_dir, tmp_path)
+    assert not (tmp_path / VOC_TAR_NAME).exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / VOC_TAR_NAME).write_bytes(payload[:-10])
+    with pytest.raises(ValueError, match="has sha1 .* expected"):
+        download_voc(tmp_path / "other", mirrors=[dead_url()], sha1=sha1, progress=False)
+
+
+def evil_tar(kind: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        good = tarfile.TarInfo("VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt")
+        good.size = 4
+        tar.addfile(good, io.BytesIO(b"a b\n"))
+        if kind == "dotdot":
+            bad = tarfile.TarInfo("VOCdevkit/../../evil.txt")
+            bad.size = 4
+            tar.addfile(bad, io.BytesIO(b"evil"))
+        elif kind == "absolute":
+            bad = tarfile.TarInfo("/tmp/evil.txt")
+            bad.size = 4
+            tar.addfile(bad, io.BytesIO(b"evil"))
+        else:
+            link = tarfile.TarInfo("VOCdevkit/escape")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "../../.."
+            tar.addfile(link)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
+def test_members_outside_the_target_are_refused(server: Server, tmp_path: Path, kind: str) -> None:
+    payload = evil_tar(kind)
+    server.files["/evil.tar"] = payload
+    root = tmp_path / "a" / "b"
+    with pytest.raises(ValueError, match="refusing to extract"):
+        download_voc(root, mirrors=[server.url("/evil.tar")], sha1=hashlib.sha1(payload).hexdigest(),
+                     timeout=5, progress=False)
+    assert not list(tmp_path.rglob("evil.txt")) and not (root / "VOCdevkit").exists()
+    assert not list(root.glob(".voc-extract-*"))
+
+
+def test_our_own_check_works_without_the_data_filter(tmp_path: Path, monkeypatch) -> None:
+    """Pythons before 3.11.4 have no tarfile.data_filter: our member check alone must refuse."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    path = tmp_path / "evil.tar"
+    path.write_bytes(evil_tar("dotdot"))
+    with pytest.raises(ValueError, match=r"VOCdevkit/\.\./\.\./evil\.txt"):
+        safe_extract(path, tmp_path / "x" / "y", progress=False)
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+def test_mirror_list_validation(monkeypatch) -> None:
+    monkeypatch.delenv("FCNLIB_VOC_MIRRORS", raising=False)
+    assert voc_mirrors()[0] == "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
+    assert voc_mirrors("http://a/x.tar, https://b/y.tar") == ["http://a/x.tar", "https://b/y.tar"]
+    with pytest.raises(ValueError, match="not an http"):
+        voc_mirrors(["ftp://example.org/x.tar"])
+    with pytest.raises(ValueError, match="empty"):
+        voc_mirrors([])

@@ -1,0 +1,312 @@
+"""fcnlib.widgets: what each explorer shows for a setting, and that moving a control redraws it.
+
+Outside a running kernel an ``Output`` widget captures nothing, so these tests check what
+the callbacks compute: the explorer's ``view`` (text and numbers) and ``png`` (the figure
+as drawn), checked against PyTorch's own layers. Runs under ipywidgets 7.7 and 8.x.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import ipywidgets as widgets
+import pytest
+import torch
+from torch import nn
+
+from fcnlib import widgets as W
+from fcnlib.explain import checkerboard, spread
+
+
+def _torch_output_size(size, kernel_size, stride, padding, output_padding, dilation):
+    """PyTorch's answer, or None where it refuses the setting."""
+    layer = nn.ConvTranspose2d(1, 1, kernel_size, stride, padding, output_padding, dilation=dilation, bias=False)
+    try:
+        out = layer(torch.ones(1, 1, size, size))
+    except RuntimeError:
+        return None
+    return out.shape[-1] if out.numel() else None
+
+
+# --------------------------------------------------------------------------------------
+# Pure view functions
+# --------------------------------------------------------------------------------------
+
+
+def test_transposed_conv_view_output_size_and_refusals_agree_with_pytorch():
+    checked = refused = 0
+    for size, k, s, p, op, d in itertools.product((1, 2, 3), (1, 2, 3), (1, 2, 3), (0, 1, 2), (0, 1, 2), (1, 2)):
+        view = W.transposed_conv_view(size, k, s, p, op, d, figure=False)
+        expected = _torch_output_size(size, k, s, p, op, d)
+        if expected is None:
+            refused += 1
+            assert not view.ok and view.figure is None
+            assert view.text.startswith("Impossible setting:"), view.text
+            assert "Traceback" not in view.text
+            # the text names the parameter that breaks the rule
+            assert ("output_padding" in view.text) or ("padding" in view.text)
+        else:
+            checked += 1
+            assert view.ok, view.text
+            assert view.numbers["output_size"] == expected
+            assert view.text.splitlines()[0].endswith(f"= {expected}")
+    assert checked > 100 and refused > 30
+    for setting in [(3, 3, 2, 1, 1, 1), (2, 3, 1, 0, 0, 2), (1, 1, 1, 0, 0, 1)]:  # and a few drawn
+        view = W.transposed_conv_view(*setting)
+        assert view.ok and view.figure is not None
+        assert view.numbers["output_size"] == _torch_output_size(*setting)
+
+
+def test_transposed_conv_view_formula_text_d2l_example():
+    view = W.transposed_conv_view(2, 2)
+    assert view.lines[0] == "output size = (2 - 1) x 1 - 2 x 0 + 1 x (2 - 1) + 0 + 1 = 3"
+    # the taps per output pixel of a 2x2 kernel on a 2x2 input: 1 at the corners, 4 in the middle
+    assert (view.numbers["overlap_min"], view.numbers["overlap_max"]) == (1, 4)
+    assert "step 4/4: input pixel (1, 1) = 3" in view.text
+    assert "step 1/4: input pixel (0, 0) = 0" in W.transposed_conv_view(2, 2, step=1).text
+    assert "nothing scattered yet" in W.transposed_conv_view(2, 2, step=0).text
+
+
+def test_bilinear_view_sizes_and_stripes():
+    photo = torch.rand(3, 10, 12)
+    for factor in range(1, 7):
+        k = 2 * factor - factor % 2
+        view = W.bilinear_view(factor, k, photo)
+        assert view.ok and view.numbers["output_size"] == (10 * factor, 12 * factor)
+        assert view.numbers["even"] and "the matching kernel" in view.text
+        # the settings are a layer PyTorch accepts, with the promised output size
+        layer = nn.ConvTranspose2d(3, 3, k, view.numbers["stride"], view.numbers["padding"],
+                                   view.numbers["output_padding"])
+        assert layer(photo[None]).shape[-2:] == (10 * factor, 12 * factor)
+    mismatched = W.bilinear_view(3, 4, photo)
+    assert mismatched.ok and not mismatched.numbers["even"]
+    assert "made for factor 2, used at stride 3" in mismatched.text and "stripes" in mismatched.text
+    assert mismatched.numbers["output_size"] == (30, 36)
+    impossible = W.bilinear_view(1, 2, photo)
+    assert not impossible.ok and impossible.figure is None and "output_padding" in impossible.text
+
+
+def test_checkerboard_view_numbers():
+    for k, s, layers, method in [(3, 2, 2, "transposed"), (4, 2, 3, "transposed"), (3, 2, 2, "resize"),
+                                 (5, 3, 1, "transposed")]:
+        view = W.checkerboard_view(k, s, layers, method)
+        assert view.numbers["spread_one"] == pytest.approx(spread(checkerboard(k, s, 1, 4, method))[2])
+        assert view.numbers["spread_many"] == pytest.approx(spread(checkerboard(k, s, layers, 2, method))[2])
+        flat = method == "resize" or k % s == 0
+        assert view.numbers["even"] == flat
+        assert (view.numbers["spread_one"] < 1e-6) == flat
+        assert ("a checkerboard" in view.text) != flat
+    # kernel 3, stride 2: 1 or 2 taps per axis, so after one layer the values are 4:2:1 (spread (4-1)/2.25)
+    assert W.checkerboard_view(3, 2, 1).numbers["spread_one"] == pytest.approx(3 / 2.25)
+
+
+# --------------------------------------------------------------------------------------
+# Wiring: build the explorers, move their controls, check what they show
+# --------------------------------------------------------------------------------------
+
+
+def test_transposed_conv_explorer_redraws_when_sliders_move():
+    e = W.transposed_conv_explorer()
+    assert isinstance(e, widgets.VBox)
+    assert set(e.controls) == {"size", "kernel_size", "stride", "padding", "output_padding", "dilation", "step"}
+    assert e.view.numbers["output_size"] == 3 and e.png is not None
+    assert "= 3" in e.info.value
+    first_png, updates = e.png, e.updates
+
+    e.controls["stride"].value = 2  # as a user moving the slider would
+    assert e.updates == updates + 1
+    assert e.view.numbers["output_size"] == _torch_output_size(2, 2, 2, 0, 0, 1) == 4
+    assert "(2 - 1) x 2" in e.info.value and e.png != first_png
+
+    e.controls["output_padding"].value = 2  # not allowed at stride 2: the rule, as text, no figure
+    assert not e.view.ok and e.png is None
+    assert "Impossible setting" in e.info.value and "output_padding" in e.info.value
+    assert "Traceback" not in e.info.value
+
+    e.controls["output_padding"].value = 1
+    assert e.view.ok and e.view.numbers["output_size"] == _torch_output_size(2, 2, 2, 0, 1, 1) == 5
+
+
+def test_transposed_conv_explorer_step_follows_input_size():
+    e = W.transposed_conv_explorer()
+    e.controls["size"].value = 3
+    assert e.controls["step"].max == 9 and e.controls["step"].value == 9
+    assert e.view.numbers["steps"] == 9 and e.view.numbers["step"] == 9
+    before = e.png
+    e.controls["step"].value = 2
+    assert "step 2/9: input pixel (0, 1)" in e.view.text and e.png != before
+    e.controls["size"].value = 2
+    assert e.controls["step"].max == 4 and e.view.numbers["step"] == 4
+
+
+def test_bilinear_explorer_factor_sets_the_matching_kernel_in_one_redraw():
+    e = W.bilinear_explorer(photo_size=16)
+    assert e.view.numbers["output_size"] == (32, 32)
+    updates = e.updates
+    e.controls["factor"].value = 3
+    assert e.controls["kernel_size"].value == 5
+    assert e.updates == updates + 1  # factor and kernel_size changed, drawn once
+    assert e.view.numbers["output_size"] == (48, 48) and e.view.numbers["even"]
+    png = e.png
+    e.controls["kernel_size"].value = 4
+    assert not e.view.numbers["even"] and "stripes" in e.info.value and e.png != png
+    e.set(factor=1, kernel_size=2)  # impossible: shown as a sentence
+    assert not e.view.ok and "Impossible setting" in e.info.value and e.png is None
+
+
+def test_checkerboard_explorer_toggle_resize_conv():
+    e = W.checkerboard_explorer()
+    assert isinstance(e.controls["method"], widgets.ToggleButtons)
+    assert e.view.numbers["spread_one"] > 1
+    png = e.png
+    e.controls["method"].value = "resize"
+    assert e.view.numbers["spread_one"] == pytest.approx(0) and "flat" in e.info.value and e.png != png
+    e.controls["method"].value = "transposed"
+    e.controls["kernel_size"].value = 4
+    assert e.view.numbers["spread_one"] == pytest.approx(0)
+    e.controls["layers"].value = 3
+    assert e.view.numbers["size_many"] == (16, 16)
+
+
+def test_explorer_set_rejects_unknown_control():
+    e = W.checkerboard_explorer()
+    with pytest.raises(KeyError, match="kernel_size"):
+        e.set(kernel=3)
+
+
+class _PixelNet(nn.Module):
+    """A 1x1 convolution: per-pixel class scores of the input size (and it counts its calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.conv(x)
+
+
+def test_prediction_explorer_wiring():
+    from fcnlib.predict import predict_full
+
+    net = _PixelNet()
+    g = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8, generator=g),
+              torch.randint(0, 256, (3, 70, 33), dtype=torch.uint8, generator=g)]
+    classes = ["background", "a", "b", "c"]
+    colormap = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]]
+    e = W.prediction_explorer(net, images, classes=classes, colormap=colormap, crop_size=(32, 32))
+    assert set(e.controls) == {"index", "mode", "alpha"}
+    assert e.view.numbers["size"] == (40, 50) and e.png is not None
+    expected = predict_full(net, images[0], crop_size=(32, 32), mode="pad")
+    assert e.view.numbers["classes_found"] == torch.unique(expected).tolist()
+    assert "image 0: 40x50 image" in e.view.text
+    calls = net.calls
+
+    png = e.png
+    e.controls["alpha"].value = 1.0  # only the opacity: no new prediction, a new picture
+    assert net.calls == calls and e.png != png and "(cached)" in e.view.text
+    e.controls["index"].value = 1
+    assert e.view.numbers["size"] == (70, 33) and net.calls > calls
+    e.controls["mode"].value = "tile"
+    assert e.view.numbers["mode"] == "tile"
+    tiled = predict_full(net, images[1], crop_size=(32, 32), mode="tile")
+    assert e.view.numbers["classes_found"] == torch.unique(tiled).tolist()
+    calls = net.calls
+    e.controls["index"].value = 0
+    e.controls["index"].value = 1
+    assert "(cached)" in e.view.text
+    with pytest.raises(ValueError, match="empty"):
+        W.prediction_explorer(net, [])
+
+
+def test_render_png_is_a_png():
+    png = W.render_png(W.checkerboard_view().figure)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------------------
+# The figure functions of fcnlib.viz.upsampling (chapters 1 and 2): they draw the pure results
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def _image(ax):
+    return torch.as_tensor(ax.images[0].get_array().data).float()
+
+
+def test_plot_overlap_and_plot_scatter_draw_pytorch_values(close_figures):
+    import torch.nn.functional as F
+
+    from fcnlib import viz
+
+    fig = viz.plot_overlap(3, 3, stride=2)
+    ref = F.conv_transpose2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3), stride=2)[0, 0]
+    assert torch.equal(_image(fig.axes[0]), ref)
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(str(int(v)) for v in ref.flatten())
+
+    X = K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    fig = viz.plot_scatter(X, K)
+    assert len(fig.axes) == 3
+    full = F.conv_transpose2d(X[None, None], K[None, None])[0, 0]
+    assert torch.equal(_image(fig.axes[2]), full)
+    fig = viz.plot_scatter(X, K, step=1)  # only pixel (0, 0) = 0 so far: all zeros
+    assert torch.equal(_image(fig.axes[2]), torch.zeros(3, 3))
+    fig = viz.plot_scatter_steps(X, K)
+    assert len(fig.axes) == 4 and torch.equal(_image(fig.axes[-1]), full)
+    # padding: the canvas is drawn whole, with the kept part boxed
+    fig = viz.plot_scatter(torch.ones(3, 3), torch.ones(3, 3), stride=2, padding=1)
+    assert _image(fig.axes[2]).shape == (7, 7) and "5x5 output kept" in fig.axes[2].texts[-1].get_text()
+
+
+def test_plot_kernel_profile_and_conv_matrix(close_figures):
+    from fcnlib import bilinear_kernel, viz
+    from fcnlib.explain import conv_matrix
+
+    fig = viz.plot_kernel(4)
+    assert len(fig.axes) == 2 and torch.allclose(_image(fig.axes[0]), bilinear_kernel(1, 1, 4)[0, 0])
+    fig = viz.plot_kernel(bilinear_kernel(3, 3, 6), surface=False)
+    assert len(fig.axes) == 1 and _image(fig.axes[0]).shape == (6, 6)
+    with pytest.raises(ValueError, match="kernel must be"):
+        viz.plot_kernel(torch.ones(2, 2, 2))
+
+    fig = viz.plot_kernel_profile((4, 5))
+    for ax, k in zip(fig.axes, (4, 5)):
+        f = (k + 1) // 2
+        center = f - 1 if k % 2 else f - 0.5
+        stems = ax.containers[0].markerline.get_ydata()
+        assert stems == pytest.approx([1 - abs(i - center) / f for i in range(k)])  # the tent, by hand
+
+    K = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    fig = viz.plot_conv_matrix((3, 3), K)
+    assert torch.equal(_image(fig.axes[0]), conv_matrix((3, 3), K))
+    assert torch.equal(_image(fig.axes[1]), conv_matrix((3, 3), K).T)
+
+
+def test_side_by_side_and_resize_vs_transposed(close_figures):
+    from fcnlib import viz
+
+    img = torch.rand(3, 8, 10)
+    fig = viz.show_images_side_by_side([img, img.repeat_interleave(2, 1).repeat_interleave(2, 2)], ["a", "b"])
+    assert [ax.get_title() for ax in fig.axes] == ["a 8x10", "b 16x20"]
+    assert torch.allclose(torch.as_tensor(fig.axes[0].images[0].get_array()), img.permute(1, 2, 0))
+    with pytest.raises(ValueError, match="titles"):
+        viz.show_images_side_by_side([img], ["a", "b"])
+    with pytest.raises(ValueError, match="empty"):
+        viz.show_images_side_by_side([])
+
+    fig = viz.plot_resize_vs_transposed(3, 2, layers=(1, 2))
+    assert len(fig.axes) == 4
+    resize_row = [fig.axes[2], fig.axes[3]]  # axes are stored row by row
+    for ax in resize_row:
+        assert torch.allclose(_image(ax), torch.ones_like(_image(ax)))
+    assert _image(fig.axes[0]).std() > 0.1  # the transposed row shows the checkerboard
