@@ -10,7 +10,11 @@ process so that peak memory is measured fairly:
 * ``peak RSS``: the process's maximum resident memory (``ru_maxrss``), and the part of it
   above the memory after imports;
 * ``img/s``: one pass over the training batches (batch 32, 320x480 crops, num_workers=0);
+* ``load+pass s``: what a learner waits for before the first epoch ends;
 * ``files used``: train + val images the loaders serve (d2l drops those smaller than the crop).
+
+``--workers-row 2`` adds a row for fcnlib with ``num_workers=2`` (decoding in two worker
+processes; its peak RSS is the main process's only).
 
 Goals: fcnlib's peak memory at most a quarter of d2l's, img/s no lower, every file used.
 Usage::
@@ -47,7 +51,9 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--crop", nargs=2, type=int, default=[320, 480], metavar=("H", "W"))
     p.add_argument("--threads", type=int, default=1, help="torch threads in both pipelines")
-    p.add_argument("--worker", choices=["fcnlib", "d2l"], help=argparse.SUPPRESS)
+    p.add_argument("--workers-row", type=int, default=0, help="add an fcnlib row with this num_workers (e.g. 2)")
+    p.add_argument("--worker", choices=["fcnlib", "fcnlib-preload", "d2l"], help=argparse.SUPPRESS)
+    p.add_argument("--num-workers", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -85,7 +91,9 @@ def worker(args) -> dict:
         train_iter = torch.utils.data.DataLoader(train_set, args.batch, shuffle=True, drop_last=True, num_workers=0)
         torch.utils.data.DataLoader(test_set, args.batch, drop_last=True, num_workers=0)
     else:
-        train_iter, test_iter = fcnlib.data.load_data_voc(args.batch, crop, root=args.tree, num_workers=0)
+        train_iter, test_iter = fcnlib.data.load_data_voc(args.batch, crop, root=args.tree,
+                                                          num_workers=args.num_workers,
+                                                          preload=args.worker == "fcnlib-preload")
         train_set, test_set = train_iter.dataset, test_iter.dataset
     load_s = time.perf_counter() - start
     images, start = 0, time.perf_counter()
@@ -93,7 +101,7 @@ def worker(args) -> dict:
         assert x.shape[-2:] == crop and y.shape[-2:] == crop
         images += x.shape[0]
     pass_s = time.perf_counter() - start
-    return dict(pipeline=args.worker, load_s=load_s, pass_s=pass_s, images=images, images_per_s=images / pass_s,
+    return dict(pipeline=args.worker, num_workers=args.num_workers, load_s=load_s, pass_s=pass_s, images=images, images_per_s=images / pass_s,
                 peak_rss_mb=peak_rss_mb(), rss_after_imports_mb=base, files_used=len(train_set) + len(test_set))
 
 
@@ -121,9 +129,10 @@ def main(argv=None) -> int:
     tree = args.tree or ROOT / "build" / ("bench-data-small" if args.small else "bench-data")
     ensure_tree(tree, **sizes)
     results = []
-    for name in ("fcnlib", "d2l"):
+    runs = [("fcnlib", 0), ("fcnlib-preload", 0), ("d2l", 0)] + ([("fcnlib", args.workers_row)] if args.workers_row > 0 else [])
+    for name, num_workers in runs:
         cmd = [sys.executable, __file__, "--worker", name, "--tree", str(tree), "--batch", str(args.batch),
-               "--crop", *map(str, args.crop), "--threads", str(args.threads)]
+               "--crop", *map(str, args.crop), "--threads", str(args.threads), "--num-workers", str(num_workers)]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         out = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if out.returncode:
@@ -132,25 +141,33 @@ def main(argv=None) -> int:
             return 1
         line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
         results.append(json.loads(line[len("RESULT "):]))
-    ours, d2l = results
+    ours, preloaded, d2l = results[:3]
     total = sizes["n_train"] + sizes["n_val"]
     print(f"\nVOC-format tree: {sizes['n_train']} train + {sizes['n_val']} val images (mostly 500x375), "
           f"batch {args.batch}, crops {args.crop[0]}x{args.crop[1]}, num_workers=0, {args.threads} torch thread(s)")
-    header = f"{'pipeline':<10}{'load s':>9}{'peak RSS MB':>13}{'data MB':>10}{'img/s':>9}{'files used':>12}"
+    header = (f"{'pipeline':<16}{'workers':>8}{'load s':>8}{'peak RSS MB':>13}{'data MB':>9}{'img/s':>8}"
+              f"{'load+pass s':>13}{'files used':>12}")
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['pipeline']:<10}{r['load_s']:>9.1f}{r['peak_rss_mb']:>13.0f}"
-              f"{r['peak_rss_mb'] - r['rss_after_imports_mb']:>10.0f}{r['images_per_s']:>9.1f}"
-              f"{r['files_used']:>7}/{total}")
+        print(f"{r['pipeline']:<16}{r['num_workers']:>8}{r['load_s']:>8.1f}{r['peak_rss_mb']:>13.0f}"
+              f"{r['peak_rss_mb'] - r['rss_after_imports_mb']:>9.0f}{r['images_per_s']:>8.1f}"
+              f"{r['load_s'] + r['pass_s']:>13.1f}{r['files_used']:>7}/{total}")
     ratios = dict(
         peak_rss_d2l_over_fcnlib=d2l["peak_rss_mb"] / ours["peak_rss_mb"],
         images_per_s_fcnlib_over_d2l=ours["images_per_s"] / d2l["images_per_s"],
         load_s_d2l_over_fcnlib=d2l["load_s"] / max(ours["load_s"], 1e-9),
+        load_plus_pass_d2l_over_fcnlib=(d2l["load_s"] + d2l["pass_s"]) / (ours["load_s"] + ours["pass_s"]),
+        peak_rss_d2l_over_fcnlib_preload=d2l["peak_rss_mb"] / preloaded["peak_rss_mb"],
+        images_per_s_fcnlib_preload_over_d2l=preloaded["images_per_s"] / d2l["images_per_s"],
     )
     print(f"\nd2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib']:.1f}x (goal >= 4), "
           f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_over_d2l']:.2f}x (goal >= 1), "
-          f"files used {ours['files_used']} vs {d2l['files_used']} of {total}")
+          f"files used {ours['files_used']} vs {d2l['files_used']} of {total}; "
+          f"d2l/fcnlib load+pass {ratios['load_plus_pass_d2l_over_fcnlib']:.1f}x")
+    print(f"with preload=True: d2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib_preload']:.1f}x (goal >= 4), "
+          f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_preload_over_d2l']:.2f}x (goal >= 1), "
+          f"files used {preloaded['files_used']} of {total}")
     report = dict(benchmark="bench_data", small=args.small, n_train=sizes["n_train"], n_val=sizes["n_val"],
                   batch=args.batch, crop=args.crop, threads=args.threads, results=results, ratios=ratios,
                   machine=dict(python=platform.python_version(), platform=platform.platform(),

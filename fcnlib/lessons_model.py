@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, List, Tuple, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -323,6 +323,7 @@ def train_fcn(
     lr: float,
     wd: float,
     num_epochs: int,
+    momentum: float = 0.0,
     devices: Any = None,
     num_classes: Optional[int] = None,
     variant: str = "32s",
@@ -332,12 +333,13 @@ def train_fcn(
     checkpoint: Union[None, str, Path] = None,
     plot: Any = "auto",
     progress: bool = True,
-):
+) -> Tuple[nn.Module, List[dict]]:
     """Build an FCN with :func:`fcnlib.fcn_resnet18` and train it the seed's way; return ``(net, history)``.
 
     The seed's recipe: SGD with learning rate ``lr`` and weight decay ``wd`` on the
     per-example mean cross-entropy, summed over the batch (:func:`fcnlib.train`'s default
-    loss, which also ignores void pixels).
+    loss, which also ignores void pixels). The seed uses no ``momentum``; the quick profile
+    adds 0.9 (see :class:`fcnlib.profiles.Profile`).
 
     Two seeds make runs comparable. ``torch.manual_seed(seed)`` before building the net
     gives every run the same backbone and ``final_conv``; ``torch.manual_seed(seed + 1)``
@@ -361,7 +363,7 @@ def train_fcn(
             raise ValueError(f"{name} must be a non-negative number, got {value!r}")
     torch.manual_seed(seed)
     net = fcn_resnet18(num_classes=num_classes, variant=variant, weights=weights, upsample_init=upsample_init)
-    trainer = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=wd)
+    trainer = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=wd, momentum=momentum)
     torch.manual_seed(seed + 1)
     history = train(net, train_iter, test_iter, None, trainer, num_epochs, devices,
                     checkpoint=checkpoint, plot=plot, progress=progress)
@@ -376,13 +378,14 @@ def load_or_train_fcn(
     lr: float,
     wd: float,
     num_epochs: int,
+    momentum: float = 0.0,
     devices: Any = None,
     num_classes: Optional[int] = None,
     weights: Union[str, None] = "auto",
     seed: int = 0,
     plot: Any = False,
     progress: bool = True,
-):
+) -> Tuple[nn.Module, List[dict], str]:
     """FCN-32s from ``checkpoint`` if it holds one for these classes, else a freshly trained one.
 
     Returns ``(net, history, message)``; ``message`` says which happened. A missing file, or
@@ -412,7 +415,7 @@ def load_or_train_fcn(
             reason = f"the checkpoint does not fit ({str(err).split(':')[0]})"
         else:
             return net.to(device).eval(), history, f"loaded {checkpoint} ({len(history)} epochs of training)"
-    net, history = train_fcn(train_iter, test_iter, lr=lr, wd=wd, num_epochs=num_epochs, devices=devices,
+    net, history = train_fcn(train_iter, test_iter, lr=lr, wd=wd, num_epochs=num_epochs, momentum=momentum, devices=devices,
                              num_classes=num_classes, weights=weights, seed=seed, checkpoint=checkpoint,
                              plot=plot, progress=progress)
     return net.eval(), history, f"{reason} at {checkpoint}: trained a new FCN-32s for {num_epochs} epochs and saved it there"

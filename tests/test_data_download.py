@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import shutil
 import socket
 import tarfile
 import threading
@@ -75,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[Server]:
     srv = Server()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()

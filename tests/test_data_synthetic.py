@@ -134,3 +134,32 @@ def test_refuses_to_overwrite_a_real_dataset(tmp_path: Path) -> None:
 def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_synthetic_voc(tmp_path, **kwargs)
+
+
+def _hue(rgb: np.ndarray) -> np.ndarray:
+    """Hue in [0, 1) of RGB pixels [N, 3] (the standard HSV formula, written out here as the reference)."""
+    rgb = rgb.astype(float) / 255
+    mx, mn = rgb.max(1), rgb.min(1)
+    delta = np.where(mx > mn, mx - mn, 1)
+    r, g, b = rgb.T
+    h = np.where(mx == r, ((g - b) / delta) % 6, np.where(mx == g, (b - r) / delta + 2, (r - g) / delta + 4))
+    return h / 6
+
+
+@pytest.mark.parametrize("hint", [1.0, 0.0])
+def test_color_hint_ties_hue_to_class(tmp_path: Path, hint: float) -> None:
+    """color_hint=1: objects of class k have hue near k / n_shapes; color_hint=0: hues are spread at random."""
+    voc = make_synthetic_voc(tmp_path, 24, 1, image_size=SIZE, color_hint=hint, max_objects=1)
+    close = []
+    for name in (voc / "ImageSets" / "Segmentation" / "train.txt").read_text().split():
+        label = np.asarray(Image.open(voc / "SegmentationClass" / f"{name}.png"))
+        image = np.asarray(Image.open(voc / "JPEGImages" / f"{name}.jpg")).reshape(-1, 3)
+        cls = int(np.median(label[(label > 0) & (label < 255)]))
+        angles = 2 * np.pi * _hue(image[(label == cls).ravel()])
+        hue = (np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()) / (2 * np.pi)) % 1  # circular mean
+        distance = abs(hue - (cls - 1) / len(SHAPES))
+        close.append(min(distance, 1 - distance) < 0.1)
+    if hint == 1.0:
+        assert np.mean(close) >= 0.9
+    else:
+        assert np.mean(close) < 0.6

@@ -393,3 +393,74 @@ def skips_train(variant, train_iter, test_iter, P, **kwargs):
     from fcnlib.skips import train_variant
 
     return train_variant(variant, train_iter, test_iter, P, weights=None, progress=False, plot=False, **kwargs)
+
+
+# ---- figures of the chapter -------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", ["32s", "16s", "8s"])
+def test_skip_architecture_figure_shows_the_shapes(variant: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from fcnlib.viz.skips import plot_skip_architecture
+
+    fig = plot_skip_architecture(variant, input_size=(320, 480), num_classes=21)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    for shape in ("512x10x15", "256x20x30", "128x40x60", "21x10x15", "21x20x30", "21x40x60", "21x320x480"):
+        assert shape in texts  # the grey paths of the other variants are drawn too
+    assert f"FCN-{variant}" in fig.axes[0].get_title()
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_skip_architecture("4s")
+    with pytest.raises(ValueError, match="multiples of 32"):
+        plot_skip_architecture("8s", input_size=(100, 480))
+
+
+def test_chapter_figures_run_and_check_their_input() -> None:
+    import matplotlib.pyplot as plt
+
+    from fcnlib.viz.skips import show_boundary_band, show_coarse_prediction, show_model_comparison
+
+    image = torch.rand(3, 64, 96)
+    label = torch.zeros(64, 96, dtype=torch.long)
+    label[10:40, 20:60] = 2
+    label[9, 20:60] = 255
+    fig = show_coarse_prediction(image, label[::32, ::32], label, 32, target=label)
+    assert len(fig.axes) == 4
+    with pytest.raises(ValueError, match="coarse"):
+        show_coarse_prediction(image, label[::16, ::16], label, 32)
+    fig2 = show_boundary_band(label, widths=(1, 3))
+    assert len(fig2.axes) == 3
+    fig3 = show_model_comparison(image.unsqueeze(0).repeat(2, 1, 1, 1), {"a": label.repeat(2, 1, 1)},
+                                 label.repeat(2, 1, 1), classes=["bg", "x", "y"])
+    assert len(fig3.axes) == 6 and [t.get_text() for t in fig3.legends[0].get_texts()] == ["bg", "y"]
+    with pytest.raises(ValueError, match="one label map per image"):
+        show_model_comparison(image.unsqueeze(0), {"a": label.repeat(2, 1, 1)})
+    from fcnlib.viz.skips import plot_histories
+
+    history = [dict(epoch=1, loss=2.0, miou=0.1), dict(epoch=2, loss=1.0, miou=0.2)]
+    fig4 = plot_histories({"32s": history, "8s": history})
+    assert len(fig4.axes) == 2 and len(fig4.axes[1].lines) == 2
+    assert list(fig4.axes[1].lines[0].get_ydata()) == [0.1, 0.2]
+    with pytest.raises(ValueError):
+        plot_histories({})
+    for f in (fig, fig2, fig3, fig4):
+        plt.close(f)
+
+
+def test_comparison_settings_and_table() -> None:
+    from fcnlib.skips import PAPER_TABLE2, comparison_settings, comparison_table
+
+    quick = fcnlib.profile("quick", device=torch.device("cpu"))
+    full = fcnlib.profile("full", device=torch.device("cpu"))
+    assert comparison_settings(quick) == dict(seed=0, optimizer="adam", lr=1e-3, wd=1e-4)
+    assert comparison_settings(full, seed=3) == dict(seed=3, optimizer="sgd", lr=full.lr, wd=full.wd)
+    # Table 2 of the CVPR 2015 paper, as printed there.
+    assert PAPER_TABLE2["FCN-8s"] == dict(pixel_acc=90.3, mean_acc=75.9, miou=62.7, fw_iou=83.2)
+    table = comparison_table({"FCN-8s": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0, band=0.0625)},
+                             paper=PAPER_TABLE2, extra=[("band", "boundary")])
+    lines = table.splitlines()
+    assert lines[0].split() == ["pixel", "acc.", "mean", "acc.", "mean", "IU", "f.w.", "IU", "boundary"]
+    assert lines[1].split() == ["FCN-8s", "(ours)", "50.0", "25.0", "12.5", "100.0", "6.2"]
+    assert lines[2].split() == ["FCN-8s", "(paper)", "90.3", "75.9", "62.7", "83.2", "-"]
+    with pytest.raises(ValueError, match="band"):
+        comparison_table({"x": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0)}, extra=[("band", "b")])

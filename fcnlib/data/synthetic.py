@@ -1,11 +1,18 @@
 """A generated dataset in Pascal VOC2012's format, for learning without a 2 GB download.
 
 Each image is a scene of a few objects on a textured background. The object classes are
-*shapes* (disc, square, triangle, star, ring, cross): every object gets a random colour
-and texture, so colour tells the network nothing and it must learn what segmentation
-networks learn on real photos, to recognise a region by its form and context. Objects
+*shapes* (disc, square, triangle, star, ring, cross). Like things in photos, each class
+has a typical colour (discs tend to be red, squares yellow, ...: four objects in five
+take a hue near their class's), but one object in five gets a random colour, and every
+object gets a random texture: colour is a useful hint, shape is what decides. Objects
 come in several sizes, overlap (the later one hides the earlier), run off the image's
 edge, and have a thin void (255) outline as VOC's annotations do.
+
+Why the colour hint: a network trained from scratch for a minute on a CPU (the quick
+profile) learns colour long before it learns shape. With random colours only
+(``color_hint=0``) it barely beats predicting "background" everywhere after 4 epochs;
+with the hint it reaches more than twice that baseline's mean IoU, and with longer
+training (or ImageNet weights) it learns the shapes too.
 
 The files are a real VOC tree (``JPEGImages/*.jpg``, palette ``SegmentationClass/*.png``,
 ``ImageSets/Segmentation/{train,val}.txt``) plus ``classes.json`` with the class names and
@@ -39,8 +46,11 @@ SYNTHETIC_CLASSES: List[str] = ["background", *SHAPES]
 """Class names of the teaching dataset: index 0 is the background."""
 
 MAX_OBJECTS = 3
+"""At most this many objects per scene (at least one)."""
 RADIUS = (0.2, 0.42)
-COLOR_HINT = 0.0
+"""Range of object radii, as fractions of the image's shorter side."""
+COLOR_HINT = 0.8
+"""Probability that an object takes its class's hue (see the module's docstring)."""
 BACKGROUND_CONTRAST = 40.0
 """Spread (standard deviation, grey levels) between the two colours of a background pattern."""
 OBJECT_CONTRAST = 40.0

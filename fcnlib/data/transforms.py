@@ -21,7 +21,7 @@ Two details are specific to segmentation:
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -69,8 +69,12 @@ def normalize_image(image: Tensor) -> Tensor:
     backbone was trained with. A float input is taken to be in [0, 1] already.
     """
     _check_rgb(image, "normalize_image")
-    x = image.float() / 255 if image.dtype == torch.uint8 else image.float().clone()
+    # One pass converts to float32 *and* to contiguous memory (a [3, H, W] view of the
+    # decoder's [H, W, 3] array would make every channel-wise operation stride through memory).
+    x = torch.empty(image.shape, dtype=torch.float32, device=image.device).copy_(image)
     mean, std = _stats(x)
+    if image.dtype == torch.uint8:
+        mean, std = mean * 255, std * 255  # (x / 255 - mean) / std == (x - 255 mean) / (255 std)
     return x.sub_(mean).div_(std)
 
 
@@ -137,8 +141,11 @@ class SegmentationTransform:
         flip: flip image and label left-right together with probability 1/2.
         image_fill: value for padded image pixels (0: the mean colour after normalisation).
 
-    Call it with ``image [3, H, W]`` (float) and ``label [H, W]``; it returns plain tensors
-    of size ``crop_size``.
+    Call it with ``image [3, H, W]`` and ``label [H, W]``; it returns plain tensors of size
+    ``crop_size``. Pass ``to_float`` (e.g. :func:`normalize_image`) with a ``uint8`` image to
+    have it converted: when no padding is needed the crop is taken first and only the
+    crop is converted (the same numbers, less work); otherwise the whole image is
+    converted first, so that the padding is ``image_fill`` *after* normalisation.
     """
 
     def __init__(
@@ -157,13 +164,19 @@ class SegmentationTransform:
             steps.append(v2.RandomHorizontalFlip(p=0.5))
         self.transform = v2.Compose(steps)
 
-    def __call__(self, image: Tensor, label: Tensor) -> Tuple[Tensor, Tensor]:
+    def __call__(
+        self, image: Tensor, label: Tensor, to_float: Optional[Callable[[Tensor], Tensor]] = None
+    ) -> Tuple[Tensor, Tensor]:
         if image.shape[-2:] != label.shape[-2:]:
             raise ValueError(f"image {tuple(image.shape)} and label {tuple(label.shape)} differ in height or width")
+        needs_padding = image.shape[-2] < self.crop_size[0] or image.shape[-1] < self.crop_size[1]
+        if to_float is not None and needs_padding:
+            image, to_float = to_float(image), None
         image, label = pad_to_size(image, label, self.crop_size, image_fill=self.image_fill)
         # One call on both, so that both receive the same crop position and the same flip.
         image, label = self.transform(tv_tensors.Image(image), tv_tensors.Mask(label))
-        return image.as_subclass(Tensor), label.as_subclass(Tensor)
+        image, label = image.as_subclass(Tensor), label.as_subclass(Tensor)
+        return (image if to_float is None else to_float(image)), label
 
     def __repr__(self) -> str:
         kind = "random" if self.random_crop else "center"

@@ -11,7 +11,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["plot_skip_architecture", "show_coarse_prediction", "show_boundary_band", "show_model_comparison"]
+__all__ = ["plot_skip_architecture", "show_coarse_prediction", "show_boundary_band", "show_model_comparison",
+           "plot_histories"]
 
 # Stage name, stride, channels of the ResNet-18 backbone (after conv1 + max pooling comes layer1 at 1/4).
 _BACKBONE = (("conv1+pool", 4, 64), ("layer1", 4, 64), ("layer2", 8, 128), ("layer3", 16, 256), ("layer4", 32, 512))
@@ -122,9 +123,55 @@ def plot_skip_architecture(variant: str = "8s", input_size: Any = (320, 480), nu
 
 
 def _display(image: Any) -> np.ndarray:
-    from .segmentation import _display_image
+    """An RGB array ``[H, W, 3]`` for ``imshow`` from a uint8 or float (maybe normalised) ``[3, H, W]`` tensor."""
+    import torch
 
-    return _display_image(image)
+    if not isinstance(image, torch.Tensor):
+        array = np.asarray(image)
+        if array.ndim != 3 or array.shape[-1] != 3:
+            raise ValueError(f"expected an RGB image [H, W, 3] or a tensor [3, H, W], got shape {array.shape}")
+        return array
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected an RGB image tensor [3, H, W], got shape {tuple(image.shape)}")
+    image = image.detach().cpu()
+    if image.dtype == torch.uint8:
+        return image.permute(1, 2, 0).numpy()
+    image = image.float()
+    if image.min() < 0 or image.max() > 1:  # normalised by the data loader: undo it for display
+        from ..data import denormalize
+
+        image = denormalize(image)
+    return image.permute(1, 2, 0).numpy()
+
+
+def _label_map(label: Any) -> np.ndarray:
+    import torch
+
+    array = label.detach().cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"expected a label map [H, W] of integer class indices, got shape {array.shape}, dtype {array.dtype}")
+    return array.astype(np.int64)
+
+
+def _colors(colormap: Optional[Any]) -> np.ndarray:
+    if colormap is None:
+        from ..data import VOC_COLORMAP
+
+        colormap = VOC_COLORMAP
+    return np.asarray(colormap, dtype=np.int64)
+
+
+def _add_legend(fig: Any, label_maps: Sequence[np.ndarray], classes: Optional[Sequence[str]], colormap: np.ndarray) -> None:
+    """Name the colours that occur, in one row under the axes."""
+    from matplotlib.patches import Patch
+
+    present = sorted(set().union(*[set(np.unique(m).tolist()) for m in label_maps]) & set(range(len(colormap))))
+    names = list(classes) if classes is not None else [str(i) for i in range(len(colormap))]
+    handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c] if c < len(names) else str(c))
+               for c in present]
+    fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 1))
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
 
 
 def _grid(ax: Any, h: int, w: int, stride: int) -> None:
@@ -150,17 +197,15 @@ def show_coarse_prediction(image: Any, coarse: Any, pred: Any, stride: int = 32,
 
     img = _display(image)
     h, w = img.shape[:2]
-    coarse = torch.as_tensor(np.asarray(coarse.cpu() if isinstance(coarse, torch.Tensor) else coarse))
+    coarse = torch.from_numpy(_label_map(coarse))
     if coarse.dim() != 2 or coarse.shape[0] * stride != h or coarse.shape[1] * stride != w:
         raise ValueError(f"coarse must be [H/{stride}, W/{stride}] = [{h // stride}, {w // stride}] for a {h}x{w} image, "
                          f"got {tuple(coarse.shape)}")
     blocks = coarse.repeat_interleave(stride, 0).repeat_interleave(stride, 1)
     panels = [(img, "image"), (label2image(blocks.numpy(), colormap), f"argmax of the 1/{stride} scores"),
-              (label2image(np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred), colormap),
-               f"after {stride}x upsampling")]
+              (label2image(_label_map(pred), colormap), f"after {stride}x upsampling")]
     if target is not None:
-        panels.append((label2image(np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target), colormap),
-                       "ground truth"))
+        panels.append((label2image(_label_map(target), colormap), "ground truth"))
     fig, axes = plt.subplots(1, len(panels), figsize=(scale * len(panels) * w / h, scale), squeeze=False)
     for ax, (picture, title) in zip(axes[0], panels):
         ax.imshow(picture)
@@ -181,9 +226,7 @@ def show_boundary_band(label: Any, widths: Sequence[int] = (1, 3, 5), colormap: 
     from ..boundary import boundary_band
     from ..predict import label2image
 
-    lab = torch.as_tensor(np.asarray(label.cpu() if isinstance(label, torch.Tensor) else label)).long()
-    if lab.dim() != 2:
-        raise ValueError(f"label must be one label map [H, W], got shape {tuple(lab.shape)}")
+    lab = torch.from_numpy(_label_map(label))
     h, w = lab.shape
     colors = label2image(lab.numpy(), colormap, ignore_index=ignore_index)
     fig, axes = plt.subplots(1, 1 + len(widths), figsize=(scale * (1 + len(widths)) * w / h, scale), squeeze=False)
@@ -207,26 +250,27 @@ def show_model_comparison(images: Any, predictions: Mapping[str, Any], targets: 
                           scale: float = 1.8):
     """Predictions of several models on the same images: one column per image, one row per model.
 
-    ``predictions`` maps a row title (e.g. ``"FCN-32s"``) to label maps ``[N, H, W]``; the
-    first row shows the images and, with ``targets``, the last row the ground truth.
+    ``images`` is a batch ``[N, 3, H, W]`` or a list of images; ``predictions`` maps a row
+    title (e.g. ``"FCN-32s"``) to label maps ``[N, H, W]`` (or a list). The first row shows
+    the images and, with ``targets``, the last row the ground truth; a legend names the
+    colours that occur.
     """
     import matplotlib.pyplot as plt
 
     from ..predict import label2image
-    from .segmentation import _as_list, _classes, _colormap, _labels, _legend_layout
 
-    images = _as_list(images)
-    rows: Dict[str, list] = {name: [_labels(p) for p in _as_list(maps)] for name, maps in predictions.items()}
+    images = [_display(image) for image in images]
+    rows: Dict[str, list] = {name: [_label_map(p) for p in maps] for name, maps in predictions.items()}
     if targets is not None:
-        rows["ground truth"] = [_labels(t) for t in _as_list(targets)]
+        rows["ground truth"] = [_label_map(t) for t in targets]
     n = len(images)
     if n == 0 or any(len(r) != n for r in rows.values()):
         raise ValueError(f"need one label map per image in every row: {n} images, rows {[len(r) for r in rows.values()]}")
-    cmap = _colormap(colormap)
-    h, w = _display(images[0]).shape[:2]
+    cmap = _colors(colormap)
+    h, w = images[0].shape[:2]
     fig, axes = plt.subplots(1 + len(rows), n, figsize=(scale * n * w / h, scale * (1 + len(rows))), squeeze=False)
     for c, image in enumerate(images):
-        axes[0][c].imshow(_display(image))
+        axes[0][c].imshow(image)
     for r, (name, maps) in enumerate(rows.items(), start=1):
         for c, m in enumerate(maps):
             axes[r][c].imshow(label2image(m, cmap))
@@ -235,5 +279,34 @@ def show_model_comparison(images: Any, predictions: Mapping[str, Any], targets: 
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    _legend_layout(fig, [m for maps in rows.values() for m in maps], _classes(classes, len(cmap)), cmap)
+    _add_legend(fig, [m for maps in rows.values() for m in maps], classes, cmap)
+    return fig
+
+
+def plot_histories(histories: Mapping[str, Sequence[Mapping[str, Any]]], keys: Sequence[str] = ("loss", "miou"),
+                   figsize: Tuple[float, float] = (8, 2.8)):
+    """Training curves of several runs in one figure: one panel per key, one line per run.
+
+    ``histories`` maps a run's name (``"32s"``) to the :class:`fcnlib.train.History` that
+    :func:`fcnlib.train` returned (a list of per-epoch dicts).
+    """
+    import matplotlib.pyplot as plt
+
+    titles = {"loss": "training loss", "train_acc": "training pixel accuracy", "pixel_acc": "test pixel accuracy",
+              "miou": "test mean IoU", "mean_acc": "test mean accuracy", "fw_iou": "test f.w. IoU"}
+    if not histories:
+        raise ValueError("no histories to plot")
+    fig, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name, history in histories.items():
+            if history is None:
+                continue
+            epochs = [e["epoch"] for e in history if e.get(key) is not None]
+            ax.plot(epochs, [e[key] for e in history if e.get(key) is not None], "o-", label=f"FCN-{name}"
+                    if not str(name).startswith("FCN") else name)
+        ax.set_title(titles.get(key, key), fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize="small")
+    fig.tight_layout()
     return fig
