@@ -13,6 +13,11 @@ process so that peak memory is measured fairly:
 * ``load+pass s``: what a learner waits for before the first epoch ends;
 * ``files used``: train + val images the loaders serve (d2l drops those smaller than the crop).
 
+fcnlib decodes the images of a batch on a few threads (``VOCDataset(decode_threads=...)``,
+default ``min(4, CPUs)``), still inside the loading process (``num_workers=0``); the row
+``fcnlib-1thread`` decodes one image after another, for the like-for-like comparison.
+``fcnlib-preload`` keeps the decoded uint8 images in memory (``preload=True``).
+
 ``--workers-row 2`` adds a row for fcnlib with ``num_workers=2`` (decoding in two worker
 processes; its peak RSS is the main process's only).
 
@@ -52,7 +57,7 @@ def parse_args(argv=None):
     p.add_argument("--crop", nargs=2, type=int, default=[320, 480], metavar=("H", "W"))
     p.add_argument("--threads", type=int, default=1, help="torch threads in both pipelines")
     p.add_argument("--workers-row", type=int, default=0, help="add an fcnlib row with this num_workers (e.g. 2)")
-    p.add_argument("--worker", choices=["fcnlib", "fcnlib-preload", "d2l"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["fcnlib", "fcnlib-1thread", "fcnlib-preload", "d2l"], help=argparse.SUPPRESS)
     p.add_argument("--num-workers", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -95,6 +100,8 @@ def worker(args) -> dict:
                                                           num_workers=args.num_workers,
                                                           preload=args.worker == "fcnlib-preload")
         train_set, test_set = train_iter.dataset, test_iter.dataset
+        if args.worker == "fcnlib-1thread":
+            train_set.decode_threads = test_set.decode_threads = 1
     load_s = time.perf_counter() - start
     images, start = 0, time.perf_counter()
     for x, y in train_iter:
@@ -129,7 +136,7 @@ def main(argv=None) -> int:
     tree = args.tree or ROOT / "build" / ("bench-data-small" if args.small else "bench-data")
     ensure_tree(tree, **sizes)
     results = []
-    runs = [("fcnlib", 0), ("fcnlib-preload", 0), ("d2l", 0)] + ([("fcnlib", args.workers_row)] if args.workers_row > 0 else [])
+    runs = [("fcnlib", 0), ("fcnlib-preload", 0), ("d2l", 0), ("fcnlib-1thread", 0)] + ([("fcnlib", args.workers_row)] if args.workers_row > 0 else [])
     for name, num_workers in runs:
         cmd = [sys.executable, __file__, "--worker", name, "--tree", str(tree), "--batch", str(args.batch),
                "--crop", *map(str, args.crop), "--threads", str(args.threads), "--num-workers", str(num_workers)]
@@ -141,7 +148,7 @@ def main(argv=None) -> int:
             return 1
         line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
         results.append(json.loads(line[len("RESULT "):]))
-    ours, preloaded, d2l = results[:3]
+    ours, preloaded, d2l, one_thread = results[:4]
     total = sizes["n_train"] + sizes["n_val"]
     print(f"\nVOC-format tree: {sizes['n_train']} train + {sizes['n_val']} val images (mostly 500x375), "
           f"batch {args.batch}, crops {args.crop[0]}x{args.crop[1]}, num_workers=0, {args.threads} torch thread(s)")
@@ -158,6 +165,7 @@ def main(argv=None) -> int:
         images_per_s_fcnlib_over_d2l=ours["images_per_s"] / d2l["images_per_s"],
         load_s_d2l_over_fcnlib=d2l["load_s"] / max(ours["load_s"], 1e-9),
         load_plus_pass_d2l_over_fcnlib=(d2l["load_s"] + d2l["pass_s"]) / (ours["load_s"] + ours["pass_s"]),
+        images_per_s_fcnlib_1thread_over_d2l=one_thread["images_per_s"] / d2l["images_per_s"],
         peak_rss_d2l_over_fcnlib_preload=d2l["peak_rss_mb"] / preloaded["peak_rss_mb"],
         images_per_s_fcnlib_preload_over_d2l=preloaded["images_per_s"] / d2l["images_per_s"],
     )
@@ -165,6 +173,8 @@ def main(argv=None) -> int:
           f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_over_d2l']:.2f}x (goal >= 1), "
           f"files used {ours['files_used']} vs {d2l['files_used']} of {total}; "
           f"d2l/fcnlib load+pass {ratios['load_plus_pass_d2l_over_fcnlib']:.1f}x")
+    print(f"decoding on one thread (decode_threads=1): fcnlib/d2l img/s "
+          f"{ratios['images_per_s_fcnlib_1thread_over_d2l']:.2f}x (goal >= 1)")
     print(f"with preload=True: d2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib_preload']:.1f}x (goal >= 4), "
           f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_preload_over_d2l']:.2f}x (goal >= 1), "
           f"files used {preloaded['files_used']} of {total}")

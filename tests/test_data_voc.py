@@ -323,3 +323,125 @@ def test_load_data_voc_prefers_voc2012(tmp_path: Path, capsys) -> None:
     assert train_iter.dataset.classes == VOC_CLASSES and not (tmp_path / "synthetic").exists()
     with pytest.raises(ValueError, match="batch_size"):
         load_data_voc(8, 32, root=tmp_path)
+
+
+# ----------------------------------------------------------------------------- batches and decoders
+def _mixed_tree(root: Path, n: int = 11) -> Path:
+    """Images of several sizes, some smaller than a 48x64 crop (they need padding)."""
+    rng = np.random.default_rng(3)
+    sizes = [(60, 80), (40, 80), (60, 50), (30, 40), (48, 64), (75, 100)]
+    items = {}
+    for k in range(n):
+        h, w = sizes[k % len(sizes)]
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        indices = rng.integers(0, 21, (h, w)).astype(np.uint8)
+        indices[::5, ::3] = 255
+        items[f"im{k:02d}"] = (Image.fromarray(pixels), palette_label(indices))
+    return write_tree(root, items)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batches_are_the_items_stacked(tmp_path: Path, threads: int) -> None:
+    """DataLoader batches (written in place by __getitems__) equal the items of __getitem__ stacked."""
+    from torch.utils.data import DataLoader, default_collate
+
+    _mixed_tree(tmp_path)
+    ds = VOCDataset(tmp_path, "train", crop_size=(48, 64), flip=True, decode_threads=threads)
+
+    class OneByOne(torch.utils.data.Dataset):  # no __getitems__: PyTorch's item-by-item path
+        def __len__(self) -> int:
+            return len(ds)
+
+        def __getitem__(self, i: int):
+            return ds[i]
+
+    def batches(dataset, collate):
+        torch.manual_seed(0)
+        return list(DataLoader(dataset, 4, shuffle=True, collate_fn=collate))
+
+    reference = batches(OneByOne(), default_collate)
+    for collate in (data.collate_batch, default_collate):  # ours hands the batch on; the default stacks it
+        got = batches(ds, collate)
+        assert len(got) == len(reference) == 3
+        for (x, y), (rx, ry) in zip(got, reference):
+            assert x.dtype == torch.float32 and y.dtype == torch.int64 and x.is_contiguous()
+            assert torch.equal(x, rx) and torch.equal(y, ry)
+    assert any((y == 255).all(dim=1).any() for _, y in reference), "some crops were padded"
+
+
+def test_load_data_voc_batches_are_not_copied(tmp_path: Path) -> None:
+    voc = _mixed_tree(tmp_path, n=8)
+    (voc / "ImageSets" / "Segmentation" / "val.txt").write_text("im00\nim01\n")
+    train_iter, _ = load_data_voc(4, (48, 64), root=tmp_path)
+    items = train_iter.dataset.__getitems__([0, 1, 2, 3])
+    assert isinstance(items, data.CroppedBatch) and len(items) == 4
+    x, y = data.collate_batch(items)
+    assert x is items.images and y is items.labels
+    assert torch.equal(items[2][0], x[2])
+    # Full-size items (no crop) cannot share one batch tensor: the plain path.
+    full = VOCDataset(tmp_path, "train")
+    assert not isinstance(full.__getitems__([0, 1]), data.CroppedBatch)
+
+
+def test_dataset_with_decoder_threads_pickles(tmp_path: Path) -> None:
+    import pickle
+
+    _mixed_tree(tmp_path, n=4)
+    ds = VOCDataset(tmp_path, "train", crop_size=(48, 64), decode_threads=2)
+    ds.__getitems__([0, 1])  # starts the threads
+    clone = pickle.loads(pickle.dumps(ds))  # what a DataLoader worker process receives (spawn)
+    torch.manual_seed(1)
+    a = ds[2]
+    torch.manual_seed(1)
+    b = clone[2]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    with pytest.raises(ValueError, match="decode_threads"):
+        VOCDataset(tmp_path, "train", decode_threads=0)
+
+
+def test_fast_decoders_match_pil(tmp_path: Path) -> None:
+    """read_image/read_label decode common files with torchvision; the pixels must be PIL's."""
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    indices = rng.integers(0, 21, (37, 53)).astype(np.uint8)
+    indices[3:9, 4:30] = 255
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", quality=90)
+    palette_label(indices).save(tmp_path / "palette.png")
+    Image.fromarray(indices).save(tmp_path / "gray.png")  # mode "L": values are the indices too
+    image = data.read_image(tmp_path / "photo.jpg")
+    with Image.open(tmp_path / "photo.jpg") as img:
+        assert np.array_equal(image.permute(1, 2, 0).numpy(), np.asarray(img))
+    for name in ("palette.png", "gray.png"):
+        label, was_rgb = data.read_label(tmp_path / name)
+        assert not was_rgb and label.dtype == np.uint8 and np.array_equal(label, indices), name
+    # A 4-bit palette PNG and a 16-bit grayscale one take PIL's path: indices, and a clear refusal.
+    small = Image.fromarray((indices % 16).astype(np.uint8), mode="P")
+    small.putpalette(voc_palette()[:48])
+    small.save(tmp_path / "four_bit.png", bits=4)
+    assert np.array_equal(data.read_label(tmp_path / "four_bit.png")[0], indices % 16)
+    Image.fromarray(indices.astype(np.uint16) * 300).save(tmp_path / "sixteen.png")
+    with pytest.raises(ValueError, match=r"sixteen\.png"):
+        data.read_label(tmp_path / "sixteen.png")
+
+
+def test_truncated_files_are_named_not_half_read(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "cut.jpg")
+    palette_label(rng.integers(0, 21, (64, 64))).save(tmp_path / "cut.png")
+    for name in ("cut.jpg", "cut.png"):
+        raw = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"cannot read image .*cut\.jpg"):
+        data.read_image(tmp_path / "cut.jpg")
+    with pytest.raises(ValueError, match=r"cannot read label .*cut\.png"):
+        data.read_label(tmp_path / "cut.png")
+
+
+def test_normalize_into_a_batch_slot() -> None:
+    x = torch.randint(0, 256, (3, 5, 7), dtype=torch.uint8)
+    batch = torch.full((2, 3, 5, 7), -1.0)
+    result = normalize_image(x, out=batch[1])
+    assert result.data_ptr() == batch[1].data_ptr()
+    assert torch.equal(batch[1], normalize_image(x)) and (batch[0] == -1).all()
+    with pytest.raises(ValueError, match="float32"):
+        normalize_image(x, out=torch.empty(3, 5, 7, dtype=torch.float64))

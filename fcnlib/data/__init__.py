@@ -13,6 +13,8 @@ from .voc import (
     VOC_CLASSES,
     VOC_COLORMAP,
     VOCDataset,
+    CroppedBatch,
+    collate_batch,
     default_root,
     find_voc_dir,
     load_data_voc,
@@ -24,7 +26,7 @@ from .synthetic import SHAPES, SYNTHETIC_CLASSES, ensure_synthetic_voc, make_syn
 from .download import VOC_MIRRORS, VOC_SHA1, VOC_TAR_NAME, VOCDownloadError, download_voc
 
 __all__ = [
-    "VOC_CLASSES", "VOC_COLORMAP", "VOCDataset", "default_root", "find_voc_dir", "load_data_voc",
+    "VOC_CLASSES", "VOC_COLORMAP", "VOCDataset", "CroppedBatch", "collate_batch", "default_root", "find_voc_dir", "load_data_voc",
     "read_image", "read_label", "voc_palette",
     "IGNORE_INDEX", "IMAGENET_MEAN", "IMAGENET_STD", "SegmentationTransform", "normalize_image", "denormalize",
     "SHAPES", "SYNTHETIC_CLASSES", "make_synthetic_voc", "ensure_synthetic_voc", "render_scene",

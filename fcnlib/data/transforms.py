@@ -61,17 +61,24 @@ def _check_rgb(x: Tensor, name: str) -> None:
         raise ValueError(f"{name} expects an RGB image [3, H, W] or a batch [N, 3, H, W], got shape {tuple(x.shape)}")
 
 
-def normalize_image(image: Tensor) -> Tensor:
+def normalize_image(image: Tensor, out: Optional[Tensor] = None) -> Tensor:
     """Turn ``uint8`` RGB pixels into the float input a ResNet expects: ``(x / 255 - mean) / std``.
 
     Works on one image ``[3, H, W]`` or a batch ``[N, 3, H, W]``. After this, every
     channel has roughly zero mean and unit variance over ImageNet, the statistics the
     backbone was trained with. A float input is taken to be in [0, 1] already.
+
+    ``out`` (float32, the same shape) receives the result instead of a new tensor: a
+    data loader can write each image straight into its slot of the batch.
     """
     _check_rgb(image, "normalize_image")
+    if out is None:
+        out = torch.empty(image.shape, dtype=torch.float32, device=image.device)
+    elif out.shape != image.shape or out.dtype != torch.float32:
+        raise ValueError(f"out must be a float32 tensor of shape {tuple(image.shape)}, got {out.dtype} {tuple(out.shape)}")
     # One pass converts to float32 *and* to contiguous memory (a [3, H, W] view of the
     # decoder's [H, W, 3] array would make every channel-wise operation stride through memory).
-    x = torch.empty(image.shape, dtype=torch.float32, device=image.device).copy_(image)
+    x = out.copy_(image)
     mean, std = _stats(x)
     if image.dtype == torch.uint8:
         mean, std = mean * 255, std * 255  # (x / 255 - mean) / std == (x - 255 mean) / (255 std)
@@ -177,6 +184,30 @@ class SegmentationTransform:
         image, label = self.transform(tv_tensors.Image(image), tv_tensors.Mask(label))
         image, label = image.as_subclass(Tensor), label.as_subclass(Tensor)
         return (image if to_float is None else to_float(image)), label
+
+    def crop(self, image: Tensor, label: Tensor, to_float: Callable[..., Tensor]) -> Tuple[Tensor, Tensor]:
+        """Like a call, but ``image`` stays ``uint8`` unless the crop needs padding.
+
+        The first half of filling a batch slot (:meth:`write` is the second): this half
+        draws the random numbers, so it runs in order on the loading thread; the
+        conversion to float can then run on any thread, straight into the batch.
+        """
+        needs_padding = image.shape[-2] < self.crop_size[0] or image.shape[-1] < self.crop_size[1]
+        # The padding must be image_fill *after* conversion: then convert, pad, crop.
+        return self(image, label, to_float=to_float if needs_padding else None)
+
+    @staticmethod
+    def write(image: Tensor, label: Tensor, out_image: Tensor, out_label: Tensor,
+              to_float: Callable[..., Tensor]) -> None:
+        """Write what :meth:`crop` returned into a batch slot: ``out_image`` float32 ``[3, h, w]``,
+        ``out_label`` ``[h, w]`` of the dtype the loss wants (int64); ``to_float(x, out=...)``
+        converts a ``uint8`` crop into the slot. A batch is then one allocation instead of one
+        per image plus a copy into the stacked batch."""
+        if image.dtype == torch.uint8:
+            to_float(image, out=out_image)
+        else:
+            out_image.copy_(image)
+        out_label.copy_(label)
 
     def __repr__(self) -> str:
         kind = "random" if self.random_crop else "center"
