@@ -9,8 +9,9 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL  := --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=900
 PORT   ?= 8888
 VENV77 ?= build/venv-widgets77
+VENVCOLAB ?= build/venv-colab
 
-.PHONY: setup lab test test-unit test-notebooks test-ui test-widgets77 run bench gpu-check notebooks-sync clean
+.PHONY: setup lab test test-unit test-notebooks test-ui test-widgets77 test-colab run bench gpu-check notebooks-sync clean
 
 setup: $(STAMP)
 
@@ -43,7 +44,13 @@ test-ui: setup
 
 # The explorers' unit tests under ipywidgets 7.7 (what Colab ships), on Python 3.13 if present.
 test-widgets77:
-	tests/widgets77/run.sh $$(command -v python3.13 || echo $(PYTHON)) $(VENV77)
+	tests/widgets77/run.sh "$(COLAB_PYTHON)" $(VENV77)
+
+# Every chapter under nbval plus the explorers' unit tests, in a venv like Google Colab's:
+# Python 3.13, torch 2.11, torchvision 0.26, ipywidgets 7.7 (tests/colab/run.sh says more).
+# COLAB_PYTHON=/path/to/python3.13 picks the interpreter; CHAPTERS="01 02" runs some chapters.
+test-colab:
+	tests/colab/run.sh "$(COLAB_PYTHON)" $(VENVCOLAB) $(CHAPTERS)
 
 # Execute every chapter headless into build/ as HTML.
 run: setup

@@ -4,11 +4,18 @@
 #
 #   tests/widgets77/run.sh [PYTHON] [VENV] [pytest args]     e.g. tests/widgets77/run.sh python3.13 /tmp/venv-widgets77
 #
+# PYTHON defaults to the first working python3.13 on PATH or in pyenv, else python3.
+#
 # Installing torch from PyPI there downloads its CUDA build (several GB) on Linux.
 set -eu
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-PYTHON=${1:-python3}
+PYTHON=${1:-}
 [ $# -gt 0 ] && shift
+if [ -z "$PYTHON" ]; then  # the first python3.13 that runs (a pyenv shim may exist but fail), else python3
+    for p in python3.13 "$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3.13 python3; do
+        if "$p" -c 'import sys' 2>/dev/null; then PYTHON=$p; break; fi
+    done
+fi
 VENV=${1:-$REPO/build/venv-widgets77}
 [ $# -gt 0 ] && shift
 if [ ! -x "$VENV/bin/python" ]; then
