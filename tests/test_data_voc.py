@@ -367,6 +367,10 @@ def test_batches_are_the_items_stacked(tmp_path: Path, threads: int) -> None:
             assert x.dtype == torch.float32 and y.dtype == torch.int64 and x.is_contiguous()
             assert torch.equal(x, rx) and torch.equal(y, ry)
     assert any((y == 255).all(dim=1).any() for _, y in reference), "some crops were padded"
+    # Loading inside inference mode (as fcnlib.evaluate does) works on the threads too.
+    with torch.inference_mode():
+        got = batches(ds, data.collate_batch)
+    assert all(torch.equal(x, rx) and torch.equal(y, ry) for (x, y), (rx, ry) in zip(got, reference))
 
 
 def test_load_data_voc_batches_are_not_copied(tmp_path: Path) -> None:

@@ -410,8 +410,11 @@ class VOCDataset(Dataset):
         images = torch.empty((len(indices), 3, h, w), dtype=torch.float32)
         labels = torch.empty((len(indices), h, w), dtype=torch.int64)
 
+        inference = torch.is_inference_mode_enabled()  # thread-local: evaluate() loads batches in it
+
         def write(k: int) -> None:
-            self.transform.write(*crops[k], images[k], labels[k], to_float=self._to_float)
+            with torch.inference_mode(inference):
+                self.transform.write(*crops[k], images[k], labels[k], to_float=self._to_float)
 
         if pool is not None:
             list(pool.map(write, range(len(crops))))
