@@ -11,7 +11,7 @@ PORT   ?= 8888
 VENV77 ?= build/venv-widgets77
 VENVCOLAB ?= build/venv-colab
 
-.PHONY: setup lab test test-unit test-notebooks test-ui test-widgets77 test-colab run bench gpu-check notebooks-sync clean
+.PHONY: setup lab test test-unit test-notebooks test-ui test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,11 @@ gpu-check:
 # Rewrite every chapter's Colab badge and install cell from fcnlib/_repo.py (after a fork).
 notebooks-sync: setup
 	$(BIN)/python -m fcnlib.notebook_setup notebooks
+
+# Re-run chapters in place (quick profile, CPU) to refresh their stored outputs:
+# `make notebooks-execute` for all, `make notebooks-execute CHAPTERS="04 05"` for some.
+notebooks-execute: setup
+	$(BIN)/python -m fcnlib.notebook_setup execute $(if $(CHAPTERS),$(foreach c,$(CHAPTERS),$(wildcard notebooks/$(c)_*.ipynb)),$(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 clean:
 	rm -rf build .pytest_cache

@@ -3,8 +3,9 @@
 Each row: an explorer, the control moved, and the time of Explorer.refresh() for that
 change: the pure view function, the figure, and its PNG (what the notebook receives).
 Reference row: one plain 6x3-inch imshow figure saved to PNG, to compare machines.
-Usage: OMP_NUM_THREADS=1 python benchmarks/explorer_timing.py [repeats]
+Usage: OMP_NUM_THREADS=1 python benchmarks/explorer_timing.py [--repeat 30] [--json PATH]
 """
+import contextlib
 import io
 import statistics
 import sys
@@ -16,7 +17,16 @@ from matplotlib.figure import Figure
 
 from fcnlib import widgets as W
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+import argparse
+import json
+import os
+from pathlib import Path
+
+_args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+_args.add_argument("--repeat", type=int, default=30, help="slider moves per row")
+_args.add_argument("--json", type=Path, default=None)
+ARGS = _args.parse_args()
+N = ARGS.repeat
 
 
 CPU = {}
@@ -26,11 +36,16 @@ def measure(explorer, name, values):
     times, cpu = [], []
     for i in range(N):
         c = time.process_time()
-        explorer.controls[name].value = values[i % len(values)]
+        with contextlib.redirect_stdout(io.StringIO()):  # outside a kernel, display() prints a repr
+            explorer.controls[name].value = values[i % len(values)]
         cpu.append(time.process_time() - c)
         times.append(explorer.last_update_s)
     CPU[id(times)] = cpu
     return times
+
+
+def p90(values):
+    return sorted(values)[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
 
 
 def reference():
@@ -75,8 +90,17 @@ e.set(index=1); e.set(mode="tile"); e.set(index=0)  # fill the cache
 rows.append(("prediction_explorer (96x128, cached)", "opacity", measure(e, "alpha", [0.3, 0.7])))
 
 ref = statistics.median(rows[0][2])
-print(f"{'explorer':50s} {'control':18s} {'median ms':>9s} {'min ms':>7s} {'max ms':>7s} {'cpu ms':>7s} {'x ref':>6s}")
+print(f"{'explorer':50s} {'control':18s} {'median ms':>9s} {'min ms':>7s} {'p90 ms':>7s} {'max ms':>7s} {'cpu ms':>7s} {'x ref':>6s}")
 for name, control, t in rows:
     c = CPU[id(t)]
-    print(f"{name:50s} {control:18s} {1000 * statistics.median(t):9.0f} {1000 * min(t):7.0f} {1000 * max(t):7.0f}"
-          f" {1000 * statistics.median(c):7.0f} {statistics.median(t) / ref:6.1f}")
+    print(f"{name:50s} {control:18s} {1000 * statistics.median(t):9.0f} {1000 * min(t):7.0f} {1000 * p90(t):7.0f}"
+          f" {1000 * max(t):7.0f} {1000 * statistics.median(c):7.0f} {statistics.median(t) / ref:6.1f}")
+print("(an occasional slow update, about one in ten, is a full collection of Python's cyclic garbage collector)")
+if ARGS.json is not None:
+    ARGS.json.parent.mkdir(parents=True, exist_ok=True)
+    ARGS.json.write_text(json.dumps(dict(
+        benchmark="explorer_timing", repeat=N, threads=torch.get_num_threads(), load_average=os.getloadavg()[0],
+        rows=[dict(explorer=name, control=control, median_ms=1000 * statistics.median(t), min_ms=1000 * min(t),
+                   p90_ms=1000 * p90(t), max_ms=1000 * max(t), cpu_median_ms=1000 * statistics.median(CPU[id(t)]))
+              for name, control, t in rows]), indent=1) + "\n")
+    print(f"wrote {ARGS.json}")

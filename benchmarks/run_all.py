@@ -20,6 +20,9 @@ BENCHMARKS = [
     ("train_vs_d2l.py", ["--device", "cpu", "--crop", "96", "128", "--batch", "32"],
      ["--device", "cpu", "--crop", "96", "128", "--batch", "32", "--epochs", "1", "--n-train", "128", "--n-val", "32"]),
     ("bench_predict.py", [], []),
+    ("explorer_timing.py", ["--repeat", "30"], ["--repeat", "5"]),
+    # Chapter 6's self-check over five seeds (about 15 minutes on 2 cores); --small: two seeds.
+    ("skip_seeds.py", [], ["--seeds", "0", "1", "--without-16s"]),
 ]
 
 

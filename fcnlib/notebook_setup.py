@@ -1,13 +1,21 @@
-"""The first cells every chapter shares: title with Colab badge, and the set-up cell.
+"""Keeping the chapters in shape: the cells they share, and their stored outputs.
 
-The set-up cell installs fcnlib from the repository on Colab and does nothing anywhere
-else. Both cells are generated from :mod:`fcnlib._repo`, so a fork changes one line there
-and runs ``python -m fcnlib.notebook_setup notebooks`` (``make notebooks-sync``); the
-test suite checks that every chapter agrees with these functions.
+The first cells every chapter shares are a title with a Colab badge and the set-up cell,
+which installs fcnlib from the repository on Colab and does nothing anywhere else. Both
+are generated from :mod:`fcnlib._repo`, so a fork changes one line there and runs
+``python -m fcnlib.notebook_setup notebooks`` (``make notebooks-sync``); the test suite
+checks that every chapter agrees with these functions.
+
+``python -m fcnlib.notebook_setup execute notebooks/04_training.ipynb ...``
+(``make notebooks-execute``) runs chapters top to bottom in a fresh kernel, in the quick
+profile on the CPU, and stores their outputs in place: what nbval compares and what a
+reader sees on GitHub before running anything. Progress bars (tqdm's widgets) are stored
+as the text of their final state, not as widgets whose state would have to travel along.
 """
 
 from __future__ import annotations
 
+import html
 import sys
 from pathlib import Path
 
@@ -61,7 +69,77 @@ def sync_notebook(path: Path) -> bool:
     return changed
 
 
+def _bar_text(model_id: str, states: dict) -> str | None:
+    """The final text of a tqdm widget (an HBox of prefix HTML, progress bar, suffix HTML)."""
+    box = states.get(model_id, {}).get("state", {})
+    children = [str(c).replace("IPY_MODEL_", "") for c in box.get("children", [])]
+    if box.get("_model_name") != "HBoxModel" or len(children) != 3:
+        return None
+    prefix, bar, suffix = (states.get(c, {}).get("state", {}) for c in children)
+    if "value" not in bar or not bar.get("max"):
+        return None
+    filled = int(round(10 * min(max(bar["value"] / bar["max"], 0.0), 1.0)))
+    text = f"{prefix.get('value', '')}|{'█' * filled}{' ' * (10 - filled)}|{suffix.get('value', '')}"
+    return html.unescape(text).replace("\xa0", " ").strip()
+
+
+def freeze_progress_bars(nb) -> int:
+    """Replace every tqdm widget output by the text of its final state; drop the widget state.
+
+    Returns how many outputs were replaced. Without this a stored notebook shows the bar's
+    first state ("0%") or nothing, since the widget's later state lives in the kernel.
+    """
+    states = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    replaced = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view is None:
+                continue
+            text = _bar_text(view.get("model_id", ""), states)
+            if text is not None:
+                output["data"] = {"text/plain": text}
+                replaced += 1
+    return replaced
+
+
+def execute(path: Path, timeout: int = 1800) -> float:
+    """Run the notebook at ``path`` top to bottom in a fresh ``python3`` kernel; store its outputs.
+
+    The kernel runs in the notebook's folder, in the quick profile on the CPU
+    (``FCNLIB_PROFILE=quick``, ``FCNLIB_DEVICE=cpu``), so that stored outputs are what the
+    tests reproduce. Returns the seconds it took.
+    """
+    import os
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    saved = {k: os.environ.get(k) for k in ("FCNLIB_PROFILE", "FCNLIB_DEVICE")}
+    os.environ.update(FCNLIB_PROFILE="quick", FCNLIB_DEVICE="cpu")
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    seconds = time.perf_counter() - start
+    freeze_progress_bars(nb)
+    nbformat.write(nb, str(path))
+    return seconds
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "execute":
+        for name in argv[1:]:
+            print(f"executed {name} in {execute(Path(name)):.0f} s", flush=True)
+        return 0
     folder = Path(argv[0] if argv else "notebooks")
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         print(("updated " if sync_notebook(path) else "unchanged ") + str(path))

@@ -46,8 +46,8 @@ class Profile:
     lr: float
     wd: float
     momentum: float
-    """SGD momentum: the seed uses none (full); the quick profile uses 0.9, because about 60
-    plain-SGD steps from a random backbone barely get past predicting background everywhere."""
+    """SGD momentum: the seed uses none (full); the quick profile uses 0.9, because without it
+    the 180 plain-SGD steps from a random backbone barely get past predicting background everywhere."""
     n_train: int
     """Images in the generated teaching dataset's train split (when VOC2012 is absent)."""
     n_val: int
@@ -63,9 +63,15 @@ class Profile:
         )
 
 
+# The quick profile trains from a random backbone (no ImageNet weights offline) for about a
+# minute on two cores: 960 generated images of 144x192, random 128x160 crops (a 4x5 grid of
+# 32-pixel cells), 3 epochs of 60 batches. Measured on the teaching dataset (FCN-32s, seed 0,
+# mIoU on the 96 whole validation images; "background everywhere" scores 0.09): 0.43 with
+# these settings; 0.29 with the first version's 240 images of 128x160 cut to 96x128 crops for
+# 4 epochs; 0.40 with 960 such crops for 4 epochs.
 PROFILES = {
-    "quick": dict(crop_size=(96, 128), batch_size=16, num_epochs=4, lr=0.001, wd=1e-3, momentum=0.9,
-                  n_train=240, n_val=48, image_size=(128, 160), num_workers=0),
+    "quick": dict(crop_size=(128, 160), batch_size=16, num_epochs=3, lr=0.001, wd=1e-3, momentum=0.9,
+                  n_train=960, n_val=96, image_size=(144, 192), num_workers=0),
     "full": dict(crop_size=(320, 480), batch_size=32, num_epochs=5, lr=0.001, wd=1e-3, momentum=0.0,
                  n_train=1464, n_val=1449, image_size=(375, 500), num_workers=4),
 }

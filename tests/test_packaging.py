@@ -103,3 +103,33 @@ def test_sync_rewrites_a_forked_badge(tmp_path, monkeypatch):
     synced = nbformat.read(str(path), as_version=4)
     assert "someone/fork" in synced.cells[0].source and "someone/fork" in synced.cells[1].source
     assert ns.sync_notebook(path) is False
+
+
+def test_stored_progress_bars_become_their_final_text():
+    """notebook_setup.execute stores tqdm's widgets as the text of their last state."""
+    from fcnlib.notebook_setup import freeze_progress_bars
+
+    def model(name, **state):
+        return {"model_name": name, "model_module": "@jupyter-widgets/controls", "model_module_version": "2.0.0",
+                "state": dict(_model_name=name, **state)}
+
+    nb = nbformat.v4.new_notebook()
+    view = {"model_id": "box", "version_major": 2, "version_minor": 0}
+    cell = nbformat.v4.new_code_cell("train()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": view, "text/plain": "epoch 1/3:   0%|          | 0/60"})]
+    other = nbformat.v4.new_code_cell("slider")
+    other.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": dict(view, model_id="slider"), "text/plain": "IntSlider()"})]
+    nb.cells = [cell, other]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": {
+        "box": model("HBoxModel", children=["IPY_MODEL_pre", "IPY_MODEL_bar", "IPY_MODEL_post"]),
+        "pre": model("HTMLModel", value="epoch 1/3: 100%"),
+        "bar": model("FloatProgressModel", value=60, max=60),
+        "post": model("HTMLModel", value="&nbsp;60/60 [00:19&lt;00:00,  3.1batch/s, loss 0.9]"),
+        "slider": model("IntSliderModel", value=3),
+    }}}
+    assert freeze_progress_bars(nb) == 1
+    assert cell.outputs[0]["data"] == {"text/plain": "epoch 1/3: 100%|██████████| 60/60 [00:19<00:00,  3.1batch/s, loss 0.9]"}
+    assert "application/vnd.jupyter.widget-view+json" in other.outputs[0]["data"]  # not a progress bar: kept
+    assert "widgets" not in nb.metadata

@@ -169,9 +169,12 @@ def _add_legend(fig: Any, label_maps: Sequence[np.ndarray], classes: Optional[Se
     names = list(classes) if classes is not None else [str(i) for i in range(len(colormap))]
     handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c] if c < len(names) else str(c))
                for c in present]
-    fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 1))
+    ncol = min(len(handles), 4) or 1
+    rows = -(-len(handles) // ncol)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.28 * rows / height if handles else 0, 1, 1))
     if handles:
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize="small", frameon=False)
 
 
 def _grid(ax: Any, h: int, w: int, stride: int) -> None:
@@ -182,7 +185,7 @@ def _grid(ax: Any, h: int, w: int, stride: int) -> None:
 
 
 def show_coarse_prediction(image: Any, coarse: Any, pred: Any, stride: int = 32,
-                           colormap: Optional[Any] = None, target: Any = None, scale: float = 2.6):
+                           colormap: Optional[Any] = None, target: Any = None, scale: float = 2.2):
     """Why FCN-32s is coarse: the image, its one-label-per-block scores, and the upsampled prediction.
 
     ``coarse`` is the argmax of the score map before upsampling (``[H / stride, W / stride]``),
@@ -291,6 +294,7 @@ def plot_histories(histories: Mapping[str, Sequence[Mapping[str, Any]]], keys: S
     :func:`fcnlib.train` returned (a list of per-epoch dicts).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     titles = {"loss": "training loss", "train_acc": "training pixel accuracy", "pixel_acc": "test pixel accuracy",
               "miou": "test mean IoU", "mean_acc": "test mean accuracy", "fw_iou": "test f.w. IoU"}
@@ -306,6 +310,7 @@ def plot_histories(histories: Mapping[str, Sequence[Mapping[str, Any]]], keys: S
                     if not str(name).startswith("FCN") else name)
         ax.set_title(titles.get(key, key), fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize="small")
     fig.tight_layout()
