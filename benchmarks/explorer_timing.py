@@ -95,7 +95,8 @@ for name, control, t in rows:
     c = CPU[id(t)]
     print(f"{name:50s} {control:18s} {1000 * statistics.median(t):9.0f} {1000 * min(t):7.0f} {1000 * p90(t):7.0f}"
           f" {1000 * max(t):7.0f} {1000 * statistics.median(c):7.0f} {statistics.median(t) / ref:6.1f}")
-print("(an occasional slow update, about one in ten, is a full collection of Python's cyclic garbage collector)")
+print("(Explorer.refresh pauses Python's cyclic garbage collector while it draws; without that, about one\n"
+      " update in ten paid for a full collection of the kernel's objects, 200-300 ms on 2 cores)")
 if ARGS.json is not None:
     ARGS.json.parent.mkdir(parents=True, exist_ok=True)
     ARGS.json.write_text(json.dumps(dict(

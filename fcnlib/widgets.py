@@ -20,6 +20,7 @@ Usage, as the last line of a notebook cell::
 
 from __future__ import annotations
 
+import gc
 import html
 import io
 import time
@@ -172,19 +173,34 @@ class Explorer(widgets.VBox):
         return handler
 
     def refresh(self) -> None:
-        """Recompute the View from the controls and redraw the text and the figure in place."""
+        """Recompute the View from the controls and redraw the text and the figure in place.
+
+        Python's cyclic garbage collector is paused while the figure is drawn, and then
+        collects only the update's own garbage (its youngest generation: a few
+        milliseconds). Left alone, it promotes the thousands of short-lived matplotlib
+        objects of every figure to its oldest generation, and about every tenth slider move
+        paid for a full collection of everything in the kernel: 200-300 ms on a 2-core CPU,
+        five times the update itself.
+        """
         start = time.perf_counter()
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            view = self.view_function(**self.values())
-        except (ValueError, TypeError) as err:  # a last line of defence: a message, never a traceback
-            view = View([f"Impossible setting: {err}"], ok=False)
-        self.png = render_png(view.figure) if view.figure is not None else None
-        self.view = view
-        self.info.value = view.html()
-        with self.output:
-            clear_output(wait=True)
-            if self.png is not None:
-                display(Image(data=self.png, format="png"))
+            try:
+                view = self.view_function(**self.values())
+            except (ValueError, TypeError) as err:  # a last line of defence: a message, never a traceback
+                view = View([f"Impossible setting: {err}"], ok=False)
+            self.png = render_png(view.figure) if view.figure is not None else None
+            self.view = view
+            self.info.value = view.html()
+            with self.output:
+                clear_output(wait=True)
+                if self.png is not None:
+                    display(Image(data=self.png, format="png"))
+        finally:
+            if collecting:
+                gc.enable()
+                gc.collect(0)
         self.last_update_s = time.perf_counter() - start
         self.updates += 1
 

@@ -174,6 +174,33 @@ def test_explorer_set_rejects_unknown_control():
         e.set(kernel=3)
 
 
+def test_refresh_pauses_the_garbage_collector_and_restores_it():
+    """Redraws run with the cyclic collector paused (no full collection mid-update) and leave it as found."""
+    import gc
+
+    seen = []
+
+    def view(k: int):
+        seen.append(gc.isenabled())
+        if k == 3:
+            raise RuntimeError("a bug in a view function")
+        return W.View([f"k={k}"])
+
+    e = W.Explorer({"k": widgets.IntSlider(value=1, min=0, max=5)}, view, title="test")
+    assert gc.isenabled() and seen == [False]
+    e.set(k=2)
+    assert gc.isenabled() and seen == [False, False] and e.view.lines == ["k=2"]
+    with pytest.raises(RuntimeError, match="a bug"):
+        e.set(k=3)
+    assert gc.isenabled(), "re-enabled even when the view function fails"
+    gc.disable()
+    try:
+        e.set(k=4)
+        assert not gc.isenabled(), "a collector the user switched off stays off"
+    finally:
+        gc.enable()
+
+
 class _PixelNet(nn.Module):
     """A 1x1 convolution: per-pixel class scores of the input size (and it counts its calls)."""
 
