@@ -18,9 +18,13 @@ BENCHMARKS = [
     # (script, arguments for the real run, arguments for --small)
     ("bench_data.py", [], ["--small"]),
     ("train_vs_d2l.py", ["--device", "cpu", "--crop", "96", "128", "--batch", "32"],
-     ["--device", "cpu", "--crop", "96", "128", "--batch", "32", "--epochs", "1", "--n-train", "128", "--n-val", "32"]),
+     ["--device", "cpu", "--crop", "96", "128", "--batch", "32", "--epochs", "1", "--n-train", "160", "--n-val", "32"]),
     ("bench_predict.py", [], []),
     ("explorer_timing.py", ["--repeat", "30"], ["--repeat", "5"]),
+    # The teaching dataset is learnable: FCN-32s in the quick profile against "background everywhere".
+    ("learnable.py", ["--profile", "quick"], ["--profile", "quick", "--epochs", "1"]),
+    # Chapter 6's staged training against FCN-8s at once, at the quick profile's scale (5 minutes).
+    ("staged.py", [], ["--epochs", "1"]),
     # Chapter 6's self-check over five seeds (about 15 minutes on 2 cores); --small: two seeds.
     ("skip_seeds.py", [], ["--seeds", "0", "1", "--without-16s"]),
 ]

@@ -140,6 +140,10 @@ def run_fcnlib(net, train_iter, test_iter, trainer, epochs, device):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.data == "synthetic" and args.n_train // args.batch < 5:
+        raise SystemExit(f"--n-train {args.n_train} gives {args.n_train // args.batch} batches of {args.batch}; "
+                         "d2l.train_ch13 needs at least 5 per epoch (it updates its plot every num_batches // 5): "
+                         f"use --n-train {5 * args.batch} or more")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA GPU is visible to PyTorch here")
     device = torch.device("cuda:0" if args.device == "cuda" else "cpu")
