@@ -5,22 +5,20 @@ change: the pure view function, the figure, and its PNG (what the notebook recei
 Reference row: one plain 6x3-inch imshow figure saved to PNG, to compare machines.
 Usage: OMP_NUM_THREADS=1 python benchmarks/explorer_timing.py [--repeat 30] [--json PATH]
 """
+import argparse
 import contextlib
 import io
+import json
+import os
 import statistics
-import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from fcnlib import widgets as W
-
-import argparse
-import json
-import os
-from pathlib import Path
 
 _args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 _args.add_argument("--repeat", type=int, default=30, help="slider moves per row")

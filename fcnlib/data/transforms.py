@@ -176,8 +176,7 @@ class SegmentationTransform:
     ) -> Tuple[Tensor, Tensor]:
         if image.shape[-2:] != label.shape[-2:]:
             raise ValueError(f"image {tuple(image.shape)} and label {tuple(label.shape)} differ in height or width")
-        needs_padding = image.shape[-2] < self.crop_size[0] or image.shape[-1] < self.crop_size[1]
-        if to_float is not None and needs_padding:
+        if to_float is not None and self._needs_padding(image):
             image, to_float = to_float(image), None
         image, label = pad_to_size(image, label, self.crop_size, image_fill=self.image_fill)
         # One call on both, so that both receive the same crop position and the same flip.
@@ -192,9 +191,11 @@ class SegmentationTransform:
         draws the random numbers, so it runs in order on the loading thread; the
         conversion to float can then run on any thread, straight into the batch.
         """
-        needs_padding = image.shape[-2] < self.crop_size[0] or image.shape[-1] < self.crop_size[1]
         # The padding must be image_fill *after* conversion: then convert, pad, crop.
-        return self(image, label, to_float=to_float if needs_padding else None)
+        return self(image, label, to_float=to_float if self._needs_padding(image) else None)
+
+    def _needs_padding(self, image: Tensor) -> bool:
+        return image.shape[-2] < self.crop_size[0] or image.shape[-1] < self.crop_size[1]
 
     @staticmethod
     def write(image: Tensor, label: Tensor, out_image: Tensor, out_label: Tensor,
