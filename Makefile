@@ -11,7 +11,7 @@ PORT   ?= 8888
 VENV77 ?= build/venv-widgets77
 VENVCOLAB ?= build/venv-colab
 
-.PHONY: setup lab test test-unit test-notebooks test-ui test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute clean
+.PHONY: setup lab lint test test-unit test-notebooks test-ui test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute clean
 
 setup: $(STAMP)
 
@@ -30,8 +30,13 @@ lab: setup
 
 # Every test: fcnlib's unit tests, the browser tests of the explorers (skipped, with the
 # reason, where Chromium is missing) and every chapter under nbval.
-test: setup
+test: setup lint
 	$(PYTEST) tests notebooks $(NBVAL) -rs
+
+# ruff (configured in pyproject.toml) over fcnlib, tools, tests, benchmarks and the chapters' code cells.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-unit: setup
 	$(PYTEST) tests -m "not browser" -rs
@@ -65,14 +70,14 @@ bench: setup
 gpu-check:
 	$$(test -x $(BIN)/python && echo $(BIN)/python || echo python3) benchmarks/gpu_check.py $(ARGS)
 
-# Rewrite every chapter's Colab badge and install cell from fcnlib/_repo.py (after a fork).
+# Rewrite every chapter's Colab badge and install cell from tools/repo.py (after a fork).
 notebooks-sync: setup
-	$(BIN)/python -m fcnlib.notebook_setup notebooks
+	$(BIN)/python -m tools.notebook_setup notebooks
 
 # Re-run chapters in place (quick profile, CPU) to refresh their stored outputs:
 # `make notebooks-execute` for all, `make notebooks-execute CHAPTERS="04 05"` for some.
 notebooks-execute: setup
-	$(BIN)/python -m fcnlib.notebook_setup execute $(if $(CHAPTERS),$(foreach c,$(CHAPTERS),$(wildcard notebooks/$(c)_*.ipynb)),$(wildcard notebooks/[0-9][0-9]_*.ipynb))
+	$(BIN)/python -m tools.notebook_setup execute $(if $(CHAPTERS),$(foreach c,$(CHAPTERS),$(wildcard notebooks/$(c)_*.ipynb)),$(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 clean:
 	rm -rf build .pytest_cache

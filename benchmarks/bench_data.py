@@ -96,9 +96,9 @@ def worker(args) -> dict:
         train_iter = torch.utils.data.DataLoader(train_set, args.batch, shuffle=True, drop_last=True, num_workers=0)
         torch.utils.data.DataLoader(test_set, args.batch, drop_last=True, num_workers=0)
     else:
-        train_iter, test_iter = fcnlib.data.load_data_voc(args.batch, crop, root=args.tree,
-                                                          num_workers=args.num_workers,
-                                                          preload=args.worker == "fcnlib-preload")
+        train_iter, test_iter = fcnlib.data.load_data_voc(
+            args.batch, crop, root=args.tree, num_workers=args.num_workers, preload=args.worker == "fcnlib-preload"
+        )
         train_set, test_set = train_iter.dataset, test_iter.dataset
         if args.worker == "fcnlib-1thread":
             train_set.decode_threads = test_set.decode_threads = 1
@@ -108,8 +108,17 @@ def worker(args) -> dict:
         assert x.shape[-2:] == crop and y.shape[-2:] == crop
         images += x.shape[0]
     pass_s = time.perf_counter() - start
-    return dict(pipeline=args.worker, num_workers=args.num_workers, load_s=load_s, pass_s=pass_s, images=images, images_per_s=images / pass_s,
-                peak_rss_mb=peak_rss_mb(), rss_after_imports_mb=base, files_used=len(train_set) + len(test_set))
+    return dict(
+        pipeline=args.worker,
+        num_workers=args.num_workers,
+        load_s=load_s,
+        pass_s=pass_s,
+        images=images,
+        images_per_s=images / pass_s,
+        peak_rss_mb=peak_rss_mb(),
+        rss_after_imports_mb=base,
+        files_used=len(train_set) + len(test_set),
+    )
 
 
 def ensure_tree(tree: Path, n_train: int, n_val: int) -> Path:
@@ -118,7 +127,11 @@ def ensure_tree(tree: Path, n_train: int, n_val: int) -> Path:
     info = tree / "VOCdevkit" / "VOC2012" / "classes.json"
     if info.is_file():
         g = json.loads(info.read_text()).get("generator", {})
-        if g.get("n_train") == n_train and g.get("n_val") == n_val and g.get("image_size") == [list(s) for s in VOC_LIKE_SIZES]:
+        if (
+            g.get("n_train") == n_train
+            and g.get("n_val") == n_val
+            and g.get("image_size") == [list(s) for s in VOC_LIKE_SIZES]
+        ):
             return tree
     print(f"generating a VOC2012-sized tree ({n_train} + {n_val} images) in {tree} ...", flush=True)
     start = time.perf_counter()
@@ -136,10 +149,26 @@ def main(argv=None) -> int:
     tree = args.tree or ROOT / "build" / ("bench-data-small" if args.small else "bench-data")
     ensure_tree(tree, **sizes)
     results = []
-    runs = [("fcnlib", 0), ("fcnlib-preload", 0), ("d2l", 0), ("fcnlib-1thread", 0)] + ([("fcnlib", args.workers_row)] if args.workers_row > 0 else [])
+    runs = [("fcnlib", 0), ("fcnlib-preload", 0), ("d2l", 0), ("fcnlib-1thread", 0)] + (
+        [("fcnlib", args.workers_row)] if args.workers_row > 0 else []
+    )
     for name, num_workers in runs:
-        cmd = [sys.executable, __file__, "--worker", name, "--tree", str(tree), "--batch", str(args.batch),
-               "--crop", *map(str, args.crop), "--threads", str(args.threads), "--num-workers", str(num_workers)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            "--tree",
+            str(tree),
+            "--batch",
+            str(args.batch),
+            "--crop",
+            *map(str, args.crop),
+            "--threads",
+            str(args.threads),
+            "--num-workers",
+            str(num_workers),
+        ]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         out = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if out.returncode:
@@ -147,19 +176,25 @@ def main(argv=None) -> int:
             print(f"{name} pipeline failed (exit {out.returncode}; -9 means it ran out of memory)", file=sys.stderr)
             return 1
         line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
-        results.append(json.loads(line[len("RESULT "):]))
+        results.append(json.loads(line[len("RESULT ") :]))
     ours, preloaded, d2l, one_thread = results[:4]
     total = sizes["n_train"] + sizes["n_val"]
-    print(f"\nVOC-format tree: {sizes['n_train']} train + {sizes['n_val']} val images (mostly 500x375), "
-          f"batch {args.batch}, crops {args.crop[0]}x{args.crop[1]}, num_workers=0, {args.threads} torch thread(s)")
-    header = (f"{'pipeline':<16}{'workers':>8}{'load s':>8}{'peak RSS MB':>13}{'data MB':>9}{'img/s':>8}"
-              f"{'load+pass s':>13}{'files used':>12}")
+    print(
+        f"\nVOC-format tree: {sizes['n_train']} train + {sizes['n_val']} val images (mostly 500x375), "
+        f"batch {args.batch}, crops {args.crop[0]}x{args.crop[1]}, num_workers=0, {args.threads} torch thread(s)"
+    )
+    header = (
+        f"{'pipeline':<16}{'workers':>8}{'load s':>8}{'peak RSS MB':>13}{'data MB':>9}{'img/s':>8}"
+        f"{'load+pass s':>13}{'files used':>12}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['pipeline']:<16}{r['num_workers']:>8}{r['load_s']:>8.1f}{r['peak_rss_mb']:>13.0f}"
-              f"{r['peak_rss_mb'] - r['rss_after_imports_mb']:>9.0f}{r['images_per_s']:>8.1f}"
-              f"{r['load_s'] + r['pass_s']:>13.1f}{r['files_used']:>7}/{total}")
+        print(
+            f"{r['pipeline']:<16}{r['num_workers']:>8}{r['load_s']:>8.1f}{r['peak_rss_mb']:>13.0f}"
+            f"{r['peak_rss_mb'] - r['rss_after_imports_mb']:>9.0f}{r['images_per_s']:>8.1f}"
+            f"{r['load_s'] + r['pass_s']:>13.1f}{r['files_used']:>7}/{total}"
+        )
     ratios = dict(
         peak_rss_d2l_over_fcnlib=d2l["peak_rss_mb"] / ours["peak_rss_mb"],
         images_per_s_fcnlib_over_d2l=ours["images_per_s"] / d2l["images_per_s"],
@@ -169,20 +204,34 @@ def main(argv=None) -> int:
         peak_rss_d2l_over_fcnlib_preload=d2l["peak_rss_mb"] / preloaded["peak_rss_mb"],
         images_per_s_fcnlib_preload_over_d2l=preloaded["images_per_s"] / d2l["images_per_s"],
     )
-    print(f"\nd2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib']:.1f}x (goal >= 4), "
-          f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_over_d2l']:.2f}x (goal >= 1), "
-          f"files used {ours['files_used']} vs {d2l['files_used']} of {total}; "
-          f"d2l/fcnlib load+pass {ratios['load_plus_pass_d2l_over_fcnlib']:.1f}x")
-    print(f"decoding on one thread (decode_threads=1): fcnlib/d2l img/s "
-          f"{ratios['images_per_s_fcnlib_1thread_over_d2l']:.2f}x (goal >= 1)")
-    print(f"with preload=True: d2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib_preload']:.1f}x (goal >= 4), "
-          f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_preload_over_d2l']:.2f}x (goal >= 1), "
-          f"files used {preloaded['files_used']} of {total}")
-    report = dict(benchmark="bench_data", small=args.small, n_train=sizes["n_train"], n_val=sizes["n_val"],
-                  batch=args.batch, crop=args.crop, threads=args.threads, results=results, ratios=ratios,
-                  machine=dict(python=platform.python_version(), platform=platform.platform(),
-                               cpus=os.cpu_count()),
-                  time=time.strftime("%Y-%m-%d %H:%M:%S"))
+    print(
+        f"\nd2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib']:.1f}x (goal >= 4), "
+        f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_over_d2l']:.2f}x (goal >= 1), "
+        f"files used {ours['files_used']} vs {d2l['files_used']} of {total}; "
+        f"d2l/fcnlib load+pass {ratios['load_plus_pass_d2l_over_fcnlib']:.1f}x"
+    )
+    print(
+        f"decoding on one thread (decode_threads=1): fcnlib/d2l img/s "
+        f"{ratios['images_per_s_fcnlib_1thread_over_d2l']:.2f}x (goal >= 1)"
+    )
+    print(
+        f"with preload=True: d2l/fcnlib peak memory {ratios['peak_rss_d2l_over_fcnlib_preload']:.1f}x (goal >= 4), "
+        f"fcnlib/d2l img/s {ratios['images_per_s_fcnlib_preload_over_d2l']:.2f}x (goal >= 1), "
+        f"files used {preloaded['files_used']} of {total}"
+    )
+    report = dict(
+        benchmark="bench_data",
+        small=args.small,
+        n_train=sizes["n_train"],
+        n_val=sizes["n_val"],
+        batch=args.batch,
+        crop=args.crop,
+        threads=args.threads,
+        results=results,
+        ratios=ratios,
+        machine=dict(python=platform.python_version(), platform=platform.platform(), cpus=os.cpu_count()),
+        time=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
     path = args.json or ROOT / "benchmarks" / "results" / ("bench_data_small.json" if args.small else "bench_data.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fcnlib  # noqa: E402
-from fcnlib.predict import predict, predict_full, tile_starts  # noqa: E402
+from fcnlib.inference import predict, predict_full, tile_starts  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,16 +69,20 @@ def main(argv=None) -> dict:
     windows = len(tile_starts(max(h, ch), ch, ch // 2)) * len(tile_starts(max(w, cw), cw, cw // 2))
     cases = {
         f"seed crop {min(ch, h - h % 32)}x{min(cw, w - w % 32)}": lambda: predict(
-            net, image[:, : min(ch, h - h % 32), : min(cw, w - w % 32)]),
+            net, image[:, : min(ch, h - h % 32), : min(cw, w - w % 32)]
+        ),
         "pad": lambda: predict_full(net, image, mode="pad"),
         f"tile ({windows} windows)": lambda: predict_full(net, image, crop_size=(ch, cw), mode="tile"),
     }
     results = {}
     for name, fn in cases.items():
         times, cpu_times = timed(fn, device, args.repeat)
-        results[name] = dict(median_s=statistics.median(times), min_s=min(times), runs=times,
-                             cpu_s=statistics.median(cpu_times))
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+        results[name] = dict(
+            median_s=statistics.median(times), min_s=min(times), runs=times, cpu_s=statistics.median(cpu_times)
+        )
+    device_name = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    )
     print(f"bench_predict on {device_name}: {w}x{h} image (W x H), FCN-32s, {args.repeat} runs after a warm-up")
     print(f"{'mode':22s} {'median s':>9s} {'min s':>8s} {'CPU s':>8s}")
     print("-" * 50)
@@ -89,10 +93,19 @@ def main(argv=None) -> dict:
     if device.type == "cpu":
         # On a busy machine the wall clock includes waiting for a core; the CPU time (all
         # threads together) is the work itself, so CPU s / threads is the unloaded latency.
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; CPU s / threads = "
-              f"{results['pad']['cpu_s'] / torch.get_num_threads():.3f} s for pad")
-    report = dict(device_name=device_name, size=[h, w], crop=[ch, cw], results=results,
-                  torch=torch.__version__, threads=torch.get_num_threads(), load_average=os.getloadavg()[0])
+        print(
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; CPU s / threads = "
+            f"{results['pad']['cpu_s'] / torch.get_num_threads():.3f} s for pad"
+        )
+    report = dict(
+        device_name=device_name,
+        size=[h, w],
+        crop=[ch, cw],
+        results=results,
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        load_average=os.getloadavg()[0],
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

@@ -5,6 +5,7 @@ change: the pure view function, the figure, and its PNG (what the notebook recei
 Reference row: one plain 6x3-inch imshow figure saved to PNG, to compare machines.
 Usage: OMP_NUM_THREADS=1 python benchmarks/explorer_timing.py [--repeat 30] [--json PATH]
 """
+
 import argparse
 import contextlib
 import io
@@ -81,25 +82,45 @@ rows.append(("transposed_conv_explorer (largest: 5x5, k4, s3)", "padding 0<->1",
 e = W.checkerboard_explorer()
 rows.append(("checkerboard_explorer", "kernel_size 3<->4", measure(e, "kernel_size", [4, 3])))
 rows.append(("checkerboard_explorer", "method toggle", measure(e, "method", ["resize", "transposed"])))
-from fcnlib.explain import sample_photo
-imgs = [(sample_photo((96, 128)) * 255).to(torch.uint8), (sample_photo((128, 96)) * 255).to(torch.uint8)]
-e = W.prediction_explorer(_PixelNet(), imgs, crop_size=(64, 64))
-e.set(index=1); e.set(mode="tile"); e.set(index=0)  # fill the cache
-rows.append(("prediction_explorer (96x128, cached)", "opacity", measure(e, "alpha", [0.3, 0.7])))
 
 ref = statistics.median(rows[0][2])
-print(f"{'explorer':50s} {'control':18s} {'median ms':>9s} {'min ms':>7s} {'p90 ms':>7s} {'max ms':>7s} {'cpu ms':>7s} {'x ref':>6s}")
+print(
+    f"{'explorer':50s} {'control':18s} {'median ms':>9s} {'min ms':>7s} {'p90 ms':>7s} {'max ms':>7s} {'cpu ms':>7s} {'x ref':>6s}"
+)
 for name, control, t in rows:
     c = CPU[id(t)]
-    print(f"{name:50s} {control:18s} {1000 * statistics.median(t):9.0f} {1000 * min(t):7.0f} {1000 * p90(t):7.0f}"
-          f" {1000 * max(t):7.0f} {1000 * statistics.median(c):7.0f} {statistics.median(t) / ref:6.1f}")
-print("(Explorer.refresh pauses Python's cyclic garbage collector while it draws; without that, about one\n"
-      " update in ten paid for a full collection of the kernel's objects, 200-300 ms on 2 cores)")
+    print(
+        f"{name:50s} {control:18s} {1000 * statistics.median(t):9.0f} {1000 * min(t):7.0f} {1000 * p90(t):7.0f}"
+        f" {1000 * max(t):7.0f} {1000 * statistics.median(c):7.0f} {statistics.median(t) / ref:6.1f}"
+    )
+print(
+    "(Explorer.refresh pauses Python's cyclic garbage collector while it draws; without that, about one\n"
+    " update in ten paid for a full collection of the kernel's objects, 200-300 ms on 2 cores)"
+)
 if ARGS.json is not None:
     ARGS.json.parent.mkdir(parents=True, exist_ok=True)
-    ARGS.json.write_text(json.dumps(dict(
-        benchmark="explorer_timing", repeat=N, threads=torch.get_num_threads(), load_average=os.getloadavg()[0],
-        rows=[dict(explorer=name, control=control, median_ms=1000 * statistics.median(t), min_ms=1000 * min(t),
-                   p90_ms=1000 * p90(t), max_ms=1000 * max(t), cpu_median_ms=1000 * statistics.median(CPU[id(t)]))
-              for name, control, t in rows]), indent=1) + "\n")
+    ARGS.json.write_text(
+        json.dumps(
+            dict(
+                benchmark="explorer_timing",
+                repeat=N,
+                threads=torch.get_num_threads(),
+                load_average=os.getloadavg()[0],
+                rows=[
+                    dict(
+                        explorer=name,
+                        control=control,
+                        median_ms=1000 * statistics.median(t),
+                        min_ms=1000 * min(t),
+                        p90_ms=1000 * p90(t),
+                        max_ms=1000 * max(t),
+                        cpu_median_ms=1000 * statistics.median(CPU[id(t)]),
+                    )
+                    for name, control, t in rows
+                ],
+            ),
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {ARGS.json}")

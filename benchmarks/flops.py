@@ -25,8 +25,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-__all__ = ["count_step_flops", "activation_elements", "fcn_step_flops", "matmul_rate", "copy_bandwidth",
-           "floor_images_per_s", "TOUCHES_PER_ELEMENT", "main"]
+__all__ = [
+    "count_step_flops",
+    "activation_elements",
+    "fcn_step_flops",
+    "matmul_rate",
+    "copy_bandwidth",
+    "floor_images_per_s",
+    "TOUCHES_PER_ELEMENT",
+    "main",
+]
 
 TOUCHES_PER_ELEMENT = 5
 """Rough memory traffic per activation element in one training step: written and read once in
@@ -53,9 +61,9 @@ def seed_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def count_step_flops(
     model: nn.Module,
     batch_shape: Sequence[int],
-    loss_fn: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+    loss_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
     device: str = "meta",
-) -> Dict[str, int]:
+) -> dict[str, int]:
     """FLOPs of one training step (forward, then ``loss.sum().backward()``) of ``model``.
 
     Args:
@@ -106,8 +114,9 @@ def activation_elements(model: nn.Module, batch_shape: Sequence[int]) -> int:
     return int(total)
 
 
-def fcn_step_flops(batch: int = 32, crop: Tuple[int, int] = (320, 480), num_classes: int = 21,
-                   variant: str = "32s") -> Dict[str, float]:
+def fcn_step_flops(
+    batch: int = 32, crop: tuple[int, int] = (320, 480), num_classes: int = 21, variant: str = "32s"
+) -> dict[str, float]:
     """FLOPs of one training step of the seed's FCN (ResNet-18, random weights) with its loss."""
     import fcnlib
 
@@ -116,20 +125,28 @@ def fcn_step_flops(batch: int = 32, crop: Tuple[int, int] = (320, 480), num_clas
     target = torch.zeros((batch, h, w), dtype=torch.long, device="meta")
     counts = count_step_flops(net, (batch, 3, h, w), loss_fn=lambda out: seed_loss(out, target))
     elements = activation_elements(net, (1, 3, h, w))
-    return dict(counts, batch=batch, crop=[h, w], per_image=counts["total"] / batch,
-                activation_elements_per_image=elements,
-                bf16_bytes_per_image=2 * TOUCHES_PER_ELEMENT * elements)
+    return dict(
+        counts,
+        batch=batch,
+        crop=[h, w],
+        per_image=counts["total"] / batch,
+        activation_elements_per_image=elements,
+        bf16_bytes_per_image=2 * TOUCHES_PER_ELEMENT * elements,
+    )
 
 
-def matmul_rate(device: str = "cuda", n: int = 8192, dtype: torch.dtype = torch.bfloat16,
-                iters: int = 50, warmup: int = 5) -> float:
+def matmul_rate(
+    device: str = "cuda", n: int = 8192, dtype: torch.dtype = torch.bfloat16, iters: int = 50, warmup: int = 5
+) -> float:
     """Measured matrix rate in FLOP/s: ``iters`` products of random n x n matrices, timed with CUDA events.
 
     Random data, not zeros (zeros can run faster than real data); the median of the
     per-product times is used so that one slow launch does not skew it.
     """
     if not str(device).startswith("cuda"):
-        raise ValueError(f"matmul_rate measures a CUDA GPU, got device {device!r}; the CPU rate is not the floor we want")
+        raise ValueError(
+            f"matmul_rate measures a CUDA GPU, got device {device!r}; the CPU rate is not the floor we want"
+        )
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(warmup):
@@ -144,10 +161,10 @@ def matmul_rate(device: str = "cuda", n: int = 8192, dtype: torch.dtype = torch.
         end.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
     times.sort()
-    return 2 * n ** 3 / times[len(times) // 2]
+    return 2 * n**3 / times[len(times) // 2]
 
 
-def copy_bandwidth(device: str = "cuda", nbytes: int = 2 ** 31, iters: int = 20) -> float:
+def copy_bandwidth(device: str = "cuda", nbytes: int = 2**31, iters: int = 20) -> float:
     """Measured device-to-device copy bandwidth in bytes/s, counting bytes read plus bytes written."""
     if not str(device).startswith("cuda"):
         raise ValueError(f"copy_bandwidth measures a CUDA GPU, got device {device!r}")
@@ -174,8 +191,10 @@ def floor_images_per_s(work_per_image: float, rate: float) -> float:
     return rate / work_per_image
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--crop", type=int, nargs=2, default=(320, 480), metavar=("H", "W"))
     parser.add_argument("--matmul-size", type=int, default=8192, help="n of the n x n x n bf16 products (CUDA only)")
@@ -185,27 +204,43 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
 
     t0 = time.perf_counter()
     result = fcn_step_flops(batch=args.batch, crop=tuple(args.crop))
-    print(f"FCN-32s ResNet-18, {args.crop[0]}x{args.crop[1]}, batch {args.batch}: one training step = "
-          f"{result['total'] / 1e12:.3f} TFLOP (forward {result['forward'] / 1e12:.3f}, backward "
-          f"{result['backward'] / 1e12:.3f}), {result['per_image'] / 1e9:.2f} GFLOP per image "
-          f"[counted in {time.perf_counter() - t0:.1f} s]")
-    print(f"activations: {result['activation_elements_per_image'] / 1e6:.1f} M elements per image forward, so roughly "
-          f"{result['bf16_bytes_per_image'] / 1e6:.0f} MB of bf16 memory traffic per image and step "
-          f"({TOUCHES_PER_ELEMENT} touches per element)")
+    print(
+        f"FCN-32s ResNet-18, {args.crop[0]}x{args.crop[1]}, batch {args.batch}: one training step = "
+        f"{result['total'] / 1e12:.3f} TFLOP (forward {result['forward'] / 1e12:.3f}, backward "
+        f"{result['backward'] / 1e12:.3f}), {result['per_image'] / 1e9:.2f} GFLOP per image "
+        f"[counted in {time.perf_counter() - t0:.1f} s]"
+    )
+    print(
+        f"activations: {result['activation_elements_per_image'] / 1e6:.1f} M elements per image forward, so roughly "
+        f"{result['bf16_bytes_per_image'] / 1e6:.0f} MB of bf16 memory traffic per image and step "
+        f"({TOUCHES_PER_ELEMENT} touches per element)"
+    )
     if torch.cuda.is_available() and not args.no_gpu:
         rate = matmul_rate("cuda", n=args.matmul_size)
         bandwidth = copy_bandwidth("cuda")
-        result.update(device=torch.cuda.get_device_name(), bf16_matmul_flops=rate,
-                      floor_images_per_s=floor_images_per_s(result["per_image"], rate),
-                      copy_bytes_per_s=bandwidth,
-                      memory_floor_images_per_s=floor_images_per_s(result["bf16_bytes_per_image"], bandwidth))
-        print(f"{result['device']}: bf16 matmul {rate / 1e12:.0f} TFLOP/s -> compute floor "
-              f"{result['floor_images_per_s']:,.0f} images/s ({result['per_image'] * args.batch / rate * 1e3:.2f} ms per step)")
-        print(f"{result['device']}: copy {bandwidth / 1e12:.2f} TB/s -> rough memory floor "
-              f"{result['memory_floor_images_per_s']:,.0f} images/s")
+        result.update(
+            device=torch.cuda.get_device_name(),
+            bf16_matmul_flops=rate,
+            floor_images_per_s=floor_images_per_s(result["per_image"], rate),
+            copy_bytes_per_s=bandwidth,
+            memory_floor_images_per_s=floor_images_per_s(result["bf16_bytes_per_image"], bandwidth),
+        )
+        print(
+            f"{result['device']}: bf16 matmul {rate / 1e12:.0f} TFLOP/s -> compute floor "
+            f"{result['floor_images_per_s']:,.0f} images/s ({result['per_image'] * args.batch / rate * 1e3:.2f} ms per step)"
+        )
+        print(
+            f"{result['device']}: copy {bandwidth / 1e12:.2f} TB/s -> rough memory floor "
+            f"{result['memory_floor_images_per_s']:,.0f} images/s"
+        )
     else:
-        result.update(device="cpu", bf16_matmul_flops=None, floor_images_per_s=None,
-                      copy_bytes_per_s=None, memory_floor_images_per_s=None)
+        result.update(
+            device="cpu",
+            bf16_matmul_flops=None,
+            floor_images_per_s=None,
+            copy_bytes_per_s=None,
+            memory_floor_images_per_s=None,
+        )
         print("no CUDA GPU here: the bf16 matmul rate (and so the floor) is measured only on a GPU")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -48,13 +49,19 @@ ROOT = HERE.parent
 EXIT_OK, EXIT_FAILED, EXIT_NO_CUDA, EXIT_NO_PACKAGES = 0, 1, 2, 3
 
 # import name -> what pip installs (keep in step with PACKAGES in wheels.sh)
-REQUIRED_PACKAGES: Dict[str, str] = {
-    "nbval": "nbval", "nbclient": "nbclient", "nbformat": "nbformat", "ipykernel": "ipykernel",
-    "ipywidgets": "ipywidgets", "jupyter_client": "jupyter_client", "pytest": "pytest",
-    "tqdm": "tqdm", "torchmetrics": "torchmetrics",
+REQUIRED_PACKAGES: dict[str, str] = {
+    "nbval": "nbval",
+    "nbclient": "nbclient",
+    "nbformat": "nbformat",
+    "ipykernel": "ipykernel",
+    "ipywidgets": "ipywidgets",
+    "jupyter_client": "jupyter_client",
+    "pytest": "pytest",
+    "tqdm": "tqdm",
+    "torchmetrics": "torchmetrics",
 }
 # installed with --no-deps: d2l 1.0.3 pins numpy==1.23.5, which cannot install on Python 3.12
-NODEPS_PACKAGES: Dict[str, str] = {"d2l": "d2l==1.0.3"}
+NODEPS_PACKAGES: dict[str, str] = {"d2l": "d2l==1.0.3"}
 
 NO_CUDA_MESSAGE = (
     "CUDA is not available on this machine: gpu_check runs only on a CUDA GPU "
@@ -72,7 +79,8 @@ GOAL_RATIO, GOAL_IMAGES_PER_S = 5.0, 3000.0
 
 # ---------------------------------------------------------------------------- settings
 
-def run_settings(dry_run: bool) -> Dict[str, Any]:
+
+def run_settings(dry_run: bool) -> dict[str, Any]:
     """What each step runs: the seed's settings on the GPU, tiny ones for ``--dry-run`` on the CPU.
 
     On the GPU the benchmark trains on Pascal VOC2012 when it is under ``data/``, else on the
@@ -80,32 +88,66 @@ def run_settings(dry_run: bool) -> Dict[str, Any]:
     trainer in the order d2l, fcnlib, fcnlib, d2l.
     """
     if dry_run:
-        return dict(profile="quick", device="cpu", crop=(64, 96), batch=8, epochs=1, n_train=40, n_val=8,
-                    data="synthetic", repeat=1, weights="none", chapter_timeout=600, train_timeout=1800)
+        return dict(
+            profile="quick",
+            device="cpu",
+            crop=(64, 96),
+            batch=8,
+            epochs=1,
+            n_train=40,
+            n_val=8,
+            data="synthetic",
+            repeat=1,
+            weights="none",
+            chapter_timeout=600,
+            train_timeout=1800,
+        )
     from fcnlib.data import default_root, find_voc_dir
     from fcnlib.profiles import PROFILES
 
     full = PROFILES["full"]
-    return dict(profile="full", device="cuda", crop=tuple(full["crop_size"]), batch=full["batch_size"],
-                epochs=full["num_epochs"], n_train=full["n_train"], n_val=full["n_val"],
-                data="voc" if find_voc_dir(default_root()) is not None else "synthetic", repeat=2,
-                weights="auto", chapter_timeout=1800, train_timeout=3600)
+    return dict(
+        profile="full",
+        device="cuda",
+        crop=tuple(full["crop_size"]),
+        batch=full["batch_size"],
+        epochs=full["num_epochs"],
+        n_train=full["n_train"],
+        n_val=full["n_val"],
+        data="voc" if find_voc_dir(default_root()) is not None else "synthetic",
+        repeat=2,
+        weights="auto",
+        chapter_timeout=1800,
+        train_timeout=3600,
+    )
 
 
 # ---------------------------------------------------------------------------- packages
 
-def missing_packages(find_spec: Callable[[str], Any] = importlib.util.find_spec) -> List[str]:
+
+def missing_packages(find_spec: Callable[[str], Any] = importlib.util.find_spec) -> list[str]:
     """Import names of the test packages this Python lacks (required ones first, then no-deps ones)."""
     return [name for name in list(REQUIRED_PACKAGES) + list(NODEPS_PACKAGES) if find_spec(name) is None]
 
 
-def install_commands(missing: Sequence[str], wheels: Path, python: str = sys.executable) -> List[List[str]]:
+def install_commands(missing: Sequence[str], wheels: Path, python: str = sys.executable) -> list[list[str]]:
     """The offline pip commands that install ``missing`` from the folder ``wheels``."""
     unknown = [m for m in missing if m not in REQUIRED_PACKAGES and m not in NODEPS_PACKAGES]
     if unknown:
-        raise ValueError(f"not a package gpu_check installs: {unknown}; known: {sorted({**REQUIRED_PACKAGES, **NODEPS_PACKAGES})}")
-    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
-           "--find-links", str(wheels)]
+        raise ValueError(
+            f"not a package gpu_check installs: {unknown}; known: {sorted({**REQUIRED_PACKAGES, **NODEPS_PACKAGES})}"
+        )
+    pip = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+    ]
     commands = []
     regular = [REQUIRED_PACKAGES[m] for m in missing if m in REQUIRED_PACKAGES]
     if regular:
@@ -116,7 +158,7 @@ def install_commands(missing: Sequence[str], wheels: Path, python: str = sys.exe
     return commands
 
 
-def uninstalled_wheels(wheels: Path, installed: Callable[[str], bool]) -> List[Path]:
+def uninstalled_wheels(wheels: Path, installed: Callable[[str], bool]) -> list[Path]:
     """The wheel files in ``wheels`` whose distribution ``installed(name)`` says is absent."""
     found = []
     for wheel in sorted(wheels.glob("*.whl")):
@@ -136,7 +178,7 @@ def _is_installed(name: str) -> bool:
         return False
 
 
-def ensure_packages(wheels: Path, log: Callable[[str], None]) -> List[str]:
+def ensure_packages(wheels: Path, log: Callable[[str], None]) -> list[str]:
     """Install the missing test packages from ``wheels``; return what was installed.
 
     First with pip's resolver (which may upgrade small shared packages from the wheels);
@@ -154,25 +196,38 @@ def ensure_packages(wheels: Path, log: Callable[[str], None]) -> List[str]:
             f"this Python ({sys.executable}) lacks {', '.join(missing)} and there are no wheels in {wheels}. "
             "On a machine with internet run `bash benchmarks/wheels.sh` and copy the wheels/ folder here "
             "(or `pip install " + " ".join(REQUIRED_PACKAGES.get(m, NODEPS_PACKAGES.get(m, m)) for m in missing) + "` "
-            "where there is internet), then run gpu_check again.")
+            "where there is internet), then run gpu_check again."
+        )
     log(f"packages: installing {', '.join(missing)} from {wheels} (offline)")
     for command in install_commands(missing, wheels):
         if subprocess.run(command).returncode != 0:
             rest = uninstalled_wheels(wheels, _is_installed)
-            log(f"packages: pip's resolver refused (see above); installing the {len(rest)} wheels whose "
-                "distributions are absent without dependency resolution (--no-deps)")
-            if rest and subprocess.run(command[:4] + ["--quiet", "--disable-pip-version-check", "--no-index", "--no-deps"]
-                                       + [str(w) for w in rest]).returncode != 0:
+            log(
+                f"packages: pip's resolver refused (see above); installing the {len(rest)} wheels whose "
+                "distributions are absent without dependency resolution (--no-deps)"
+            )
+            if (
+                rest
+                and subprocess.run(
+                    command[:4]
+                    + ["--quiet", "--disable-pip-version-check", "--no-index", "--no-deps"]
+                    + [str(w) for w in rest]
+                ).returncode
+                != 0
+            ):
                 raise FileNotFoundError(f"could not install the wheels in {wheels} (pip's messages above)")
             break
     importlib.invalidate_caches()
     still = missing_packages()
     if still:
-        raise FileNotFoundError(f"installing from {wheels} left {', '.join(still)} missing; run `bash benchmarks/wheels.sh` again")
+        raise FileNotFoundError(
+            f"installing from {wheels} left {', '.join(still)} missing; run `bash benchmarks/wheels.sh` again"
+        )
     return missing
 
 
 # ---------------------------------------------------------------------------- running steps
+
 
 class GpuMemoryMonitor:
     """Samples the GPU's used memory with ``nvidia-smi`` in a thread; ``peak_mib`` is the largest sample.
@@ -183,23 +238,27 @@ class GpuMemoryMonitor:
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
-        self.peak_mib: Optional[float] = None
+        self.peak_mib: float | None = None
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._smi = shutil.which("nvidia-smi")
 
     def _sample(self) -> None:
         while not self._stop.is_set():
             try:
-                out = subprocess.run([self._smi, "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
-                                     capture_output=True, text=True, timeout=10).stdout
+                out = subprocess.run(
+                    [self._smi, "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                ).stdout
                 used = max(float(v) for v in out.split())
                 self.peak_mib = used if self.peak_mib is None else max(self.peak_mib, used)
             except (ValueError, OSError, subprocess.SubprocessError):
                 pass
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "GpuMemoryMonitor":
+    def __enter__(self) -> GpuMemoryMonitor:
         if self._smi:
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
@@ -211,13 +270,23 @@ class GpuMemoryMonitor:
             self._thread.join(timeout=15)
 
 
-def run_logged(command: Sequence[str], env: Dict[str, str], log_file, timeout: float, echo: bool = False) -> Dict[str, Any]:
+def run_logged(
+    command: Sequence[str], env: dict[str, str], log_file, timeout: float, echo: bool = False
+) -> dict[str, Any]:
     """Run ``command``, copying its output to ``log_file`` (and stdout if ``echo``); kill its process group after ``timeout`` s."""
     log_file.write(f"\n$ {' '.join(command)}\n")
     log_file.flush()
     start = time.perf_counter()
-    proc = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace", start_new_session=True)
+    proc = subprocess.Popen(
+        list(command),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     timed_out = threading.Event()
 
     def kill() -> None:
@@ -229,7 +298,7 @@ def run_logged(command: Sequence[str], env: Dict[str, str], log_file, timeout: f
 
     timer = threading.Timer(timeout, kill)
     timer.start()
-    lines: List[str] = []
+    lines: list[str] = []
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -241,8 +310,9 @@ def run_logged(command: Sequence[str], env: Dict[str, str], log_file, timeout: f
     finally:
         timer.cancel()
     log_file.flush()
-    return dict(returncode=code, seconds=time.perf_counter() - start, timed_out=timed_out.is_set(),
-                tail="".join(lines[-40:]))
+    return dict(
+        returncode=code, seconds=time.perf_counter() - start, timed_out=timed_out.is_set(), tail="".join(lines[-40:])
+    )
 
 
 def pytest_summary(output: str) -> str:
@@ -254,7 +324,7 @@ def pytest_summary(output: str) -> str:
     return "no pytest summary"
 
 
-def find_chapters(notebooks: Path, only: Optional[Sequence[str]] = None) -> List[Path]:
+def find_chapters(notebooks: Path, only: Sequence[str] | None = None) -> list[Path]:
     """The chapters ``NN_*.ipynb`` in ``notebooks``, sorted; ``only`` keeps those whose name starts with one of its items."""
     chapters = sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))
     if only:
@@ -262,26 +332,51 @@ def find_chapters(notebooks: Path, only: Optional[Sequence[str]] = None) -> List
     return chapters
 
 
-def chapter_command(notebook: Path, sanitize: Path, timeout: int) -> List[str]:
+def chapter_command(notebook: Path, sanitize: Path, timeout: int) -> list[str]:
     """One pytest run of one chapter under nbval, in this Python's own kernel."""
-    return [sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", "--nbval-current-env",
-            "--nbval-sanitize-with", str(sanitize), f"--nbval-cell-timeout={timeout}",
-            "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(notebook),
+        "--nbval-lax",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(sanitize),
+        f"--nbval-cell-timeout={timeout}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+    ]
 
 
-def train_command(settings: Dict[str, Any], json_path: Path) -> List[str]:
+def train_command(settings: dict[str, Any], json_path: Path) -> list[str]:
     """The training benchmark at ``settings`` (flags of benchmarks/train_vs_d2l.py)."""
     h, w = settings["crop"]
-    command = [sys.executable, str(HERE / "train_vs_d2l.py"), "--crop", str(h), str(w),
-               "--batch", str(settings["batch"]), "--epochs", str(settings["epochs"]),
-               "--device", settings["device"], "--json", str(json_path)]
+    command = [
+        sys.executable,
+        str(HERE / "train_vs_d2l.py"),
+        "--crop",
+        str(h),
+        str(w),
+        "--batch",
+        str(settings["batch"]),
+        "--epochs",
+        str(settings["epochs"]),
+        "--device",
+        settings["device"],
+        "--json",
+        str(json_path),
+    ]
     command += ["--data", settings["data"], "--repeat", str(settings["repeat"]), "--weights", settings["weights"]]
     if settings["data"] == "synthetic":
         command += ["--n-train", str(settings["n_train"]), "--n-val", str(settings["n_val"])]
     return command
 
 
-def trainer_rows(train_json: Dict[str, Any]) -> Dict[str, Dict[str, Optional[float]]]:
+def trainer_rows(train_json: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """``{"fcnlib": {...}, "d2l": {...}}`` with examples_per_s, pixel_acc, peak_mem_bytes from train_vs_d2l's JSON.
 
     train_vs_d2l.py writes, per trainer, ``examples_per_sec`` (wall clock, median over
@@ -301,20 +396,21 @@ def trainer_rows(train_json: Dict[str, Any]) -> Dict[str, Dict[str, Optional[flo
 
 # ---------------------------------------------------------------------------- the table
 
-def _fmt(value: Optional[float], spec: str, suffix: str = "") -> str:
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "n/a" if value is None else format(value, spec) + suffix
 
 
-def _rate(value: Optional[float]) -> str:
+def _rate(value: float | None) -> str:
     """Examples/s: thousands separated; one decimal for the tiny rates of a CPU dry run."""
     return _fmt(value, ",.0f" if value is None or value >= 100 else ".1f")
 
 
-def _gib(n_bytes: Optional[float]) -> str:
-    return "n/a" if n_bytes is None else f"{n_bytes / 2 ** 30:.1f} GiB"
+def _gib(n_bytes: float | None) -> str:
+    return "n/a" if n_bytes is None else f"{n_bytes / 2**30:.1f} GiB"
 
 
-def summarize(results: Dict[str, Any]) -> Dict[str, Any]:
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
     """Derived numbers: the speed ratio, each trainer's fraction of the bf16 floor, and the goals."""
     rows = results.get("trainers") or {}
     ours, d2l = rows.get("fcnlib", {}), rows.get("d2l", {})
@@ -322,60 +418,77 @@ def summarize(results: Dict[str, Any]) -> Dict[str, Any]:
     ratio = None
     if ours.get("examples_per_s") and d2l.get("examples_per_s"):
         ratio = ours["examples_per_s"] / d2l["examples_per_s"]
-    fraction = {name: (r["examples_per_s"] / floor if floor and r.get("examples_per_s") else None)
-                for name, r in rows.items()}
+    fraction = {
+        name: (r["examples_per_s"] / floor if floor and r.get("examples_per_s") else None) for name, r in rows.items()
+    }
     goals = {
         f"fcnlib at least {GOAL_RATIO:g}x d2l's examples/s": None if ratio is None else ratio >= GOAL_RATIO,
         f"fcnlib at least {GOAL_IMAGES_PER_S:,.0f} images/s": (
-            None if ours.get("examples_per_s") is None else ours["examples_per_s"] >= GOAL_IMAGES_PER_S),
+            None if ours.get("examples_per_s") is None else ours["examples_per_s"] >= GOAL_IMAGES_PER_S
+        ),
         "fcnlib's test pixel accuracy no worse than d2l's": (
-            None if ours.get("pixel_acc") is None or d2l.get("pixel_acc") is None
-            else ours["pixel_acc"] >= d2l["pixel_acc"]),
+            None
+            if ours.get("pixel_acc") is None or d2l.get("pixel_acc") is None
+            else ours["pixel_acc"] >= d2l["pixel_acc"]
+        ),
     }
     return dict(speed_ratio=ratio, floor_fraction=fraction, goals=goals)
 
 
-def format_table(results: Dict[str, Any]) -> str:
+def format_table(results: dict[str, Any]) -> str:
     """The results as markdown: chapters, trainers, floor, goals. Missing numbers print as ``n/a``."""
     s = results.get("summary") or summarize(results)
-    out = [f"# gpu_check on {results.get('device', 'n/a')} ({results.get('profile', 'n/a')} profile"
-           f"{', DRY RUN on the CPU' if results.get('dry_run') else ''})", ""]
+    out = [
+        f"# gpu_check on {results.get('device', 'n/a')} ({results.get('profile', 'n/a')} profile"
+        f"{', DRY RUN on the CPU' if results.get('dry_run') else ''})",
+        "",
+    ]
     chapters = results.get("chapters") or []
     if chapters:
         out += ["| chapter | result | time | peak GPU memory |", "| --- | --- | ---: | ---: |"]
         for c in chapters:
             verdict = "pass" if c["passed"] else ("TIMEOUT" if c.get("timed_out") else "FAIL")
-            out.append(f"| {c['name']} | {verdict} ({c.get('summary', '')}) | {c['seconds']:.1f} s | "
-                       f"{_fmt(c.get('peak_mib'), ',.0f', ' MiB')} |")
+            out.append(
+                f"| {c['name']} | {verdict} ({c.get('summary', '')}) | {c['seconds']:.1f} s | "
+                f"{_fmt(c.get('peak_mib'), ',.0f', ' MiB')} |"
+            )
         out.append("")
     train = results.get("train")
     if train:
         t = train.get("settings", {})
         crop = t.get("crop", ["?", "?"])
-        out += [f"Training (benchmarks/train_vs_d2l.py): FCN-32s ResNet-18, {crop[0]}x{crop[1]} crops, "
-                f"batch {t.get('batch', '?')}, {t.get('epochs', '?')} epoch(s), {t.get('data', '?')} data; "
-                f"GPU memory peak of the whole benchmark (nvidia-smi): {_fmt(train.get('peak_mib'), ',.0f', ' MiB')}"
-                + ("" if train.get("passed", True) else " -- BENCHMARK FAILED, see the log"), "",
-                "| trainer | examples/s | vs d2l | test pixel acc | peak GPU memory | of bf16 floor |",
-                "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        out += [
+            f"Training (benchmarks/train_vs_d2l.py): FCN-32s ResNet-18, {crop[0]}x{crop[1]} crops, "
+            f"batch {t.get('batch', '?')}, {t.get('epochs', '?')} epoch(s), {t.get('data', '?')} data; "
+            f"GPU memory peak of the whole benchmark (nvidia-smi): {_fmt(train.get('peak_mib'), ',.0f', ' MiB')}"
+            + ("" if train.get("passed", True) else " -- BENCHMARK FAILED, see the log"),
+            "",
+            "| trainer | examples/s | vs d2l | test pixel acc | peak GPU memory | of bf16 floor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for name, label in (("fcnlib", "fcnlib.train"), ("d2l", "d2l.train_ch13")):
             r = (results.get("trainers") or {}).get(name, {})
             vs = None
             if r.get("examples_per_s") and (results["trainers"].get("d2l") or {}).get("examples_per_s"):
                 vs = r["examples_per_s"] / results["trainers"]["d2l"]["examples_per_s"]
-            out.append(f"| {label} | {_rate(r.get('examples_per_s'))} | {_fmt(vs, '.2f', 'x')} | "
-                       f"{_fmt(r.get('pixel_acc'), '.3f')} | {_gib(r.get('peak_mem_bytes'))} | "
-                       f"{_fmt(None if s['floor_fraction'].get(name) is None else 100 * s['floor_fraction'][name], '.1f', '%')} |")
+            out.append(
+                f"| {label} | {_rate(r.get('examples_per_s'))} | {_fmt(vs, '.2f', 'x')} | "
+                f"{_fmt(r.get('pixel_acc'), '.3f')} | {_gib(r.get('peak_mem_bytes'))} | "
+                f"{_fmt(None if s['floor_fraction'].get(name) is None else 100 * s['floor_fraction'][name], '.1f', '%')} |"
+            )
         out.append("")
     f = results.get("flops")
     if f:
         rate = f.get("bf16_matmul_flops")
-        out += ["| FLOPs per step | per image | bf16 matmul rate | compute floor | rough memory floor |",
-                "| ---: | ---: | ---: | ---: | ---: |",
-                f"| {f['total'] / 1e12:.3f} TFLOP | {f['per_image'] / 1e9:.2f} GFLOP | "
-                f"{_fmt(None if rate is None else rate / 1e12, '.0f', ' TFLOP/s')} | "
-                f"{_fmt(f.get('floor_images_per_s'), ',.0f', ' images/s')} | "
-                f"{_fmt(f.get('memory_floor_images_per_s'), ',.0f', ' images/s')} |", ""]
+        out += [
+            "| FLOPs per step | per image | bf16 matmul rate | compute floor | rough memory floor |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+            f"| {f['total'] / 1e12:.3f} TFLOP | {f['per_image'] / 1e9:.2f} GFLOP | "
+            f"{_fmt(None if rate is None else rate / 1e12, '.0f', ' TFLOP/s')} | "
+            f"{_fmt(f.get('floor_images_per_s'), ',.0f', ' images/s')} | "
+            f"{_fmt(f.get('memory_floor_images_per_s'), ',.0f', ' images/s')} |",
+            "",
+        ]
     if results.get("flops_error"):
         out += [f"FLOP count / bf16 rate FAILED: {results['flops_error']}", ""]
     if train:
@@ -388,7 +501,8 @@ def format_table(results: Dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- main
 
-def _out_dir(arg: Optional[str]) -> Path:
+
+def _out_dir(arg: str | None) -> Path:
     if arg:
         return Path(arg)
     if os.environ.get("OUT"):
@@ -396,13 +510,25 @@ def _out_dir(arg: Optional[str]) -> Path:
     return HERE / "results"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="Exit codes: 0 all passed, 1 a step failed, 2 no CUDA, 3 no packages.")
-    parser.add_argument("--dry-run", action="store_true", help="the whole orchestration on the CPU, quick profile, one chapter, tiny training")
-    parser.add_argument("--steps", default="chapters,train,flops", help="comma-separated subset of chapters,train,flops (default: all)")
-    parser.add_argument("--chapters", nargs="*", metavar="NN", help="only chapters whose name starts with these (e.g. 01 04)")
-    parser.add_argument("--notebooks", default=str(ROOT / "notebooks"), help="folder of the chapters (default: notebooks/)")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 all passed, 1 a step failed, 2 no CUDA, 3 no packages.",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="the whole orchestration on the CPU, quick profile, one chapter, tiny training",
+    )
+    parser.add_argument(
+        "--steps", default="chapters,train,flops", help="comma-separated subset of chapters,train,flops (default: all)"
+    )
+    parser.add_argument(
+        "--chapters", nargs="*", metavar="NN", help="only chapters whose name starts with these (e.g. 01 04)"
+    )
+    parser.add_argument(
+        "--notebooks", default=str(ROOT / "notebooks"), help="folder of the chapters (default: notebooks/)"
+    )
     parser.add_argument("--wheels", default=str(ROOT / "wheels"), help="offline wheels folder (default: wheels/)")
     parser.add_argument("--out", help="results folder (default: $OUT if set, else benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -415,9 +541,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if not args.dry_run and not torch.cuda.is_available():
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        print(NO_CUDA_MESSAGE.format(torch_version=torch.__version__,
-                                     visible="" if visible is None else f"; CUDA_VISIBLE_DEVICES={visible!r}"),
-              file=sys.stderr)
+        print(
+            NO_CUDA_MESSAGE.format(
+                torch_version=torch.__version__,
+                visible="" if visible is None else f"; CUDA_VISIBLE_DEVICES={visible!r}",
+            ),
+            file=sys.stderr,
+        )
         return EXIT_NO_CUDA
 
     def say(message: str) -> None:
@@ -435,12 +565,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = "gpu_check_dry_run" if args.dry_run else "gpu_check"
     device_name = torch.cuda.get_device_name() if settings["device"] == "cuda" else "cpu"
-    results: Dict[str, Any] = dict(device=device_name, profile=settings["profile"], dry_run=args.dry_run,
-                                   torch=torch.__version__, python=sys.version.split()[0], steps=steps,
-                                   installed=installed)
+    results: dict[str, Any] = dict(
+        device=device_name,
+        profile=settings["profile"],
+        dry_run=args.dry_run,
+        torch=torch.__version__,
+        python=sys.version.split()[0],
+        steps=steps,
+        installed=installed,
+    )
 
-    env = dict(os.environ, FCNLIB_PROFILE=settings["profile"], PYTHONUNBUFFERED="1", MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    env = dict(
+        os.environ,
+        FCNLIB_PROFILE=settings["profile"],
+        PYTHONUNBUFFERED="1",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+    )
     if args.dry_run:
         env["FCNLIB_DEVICE"] = "cpu"
     failed = False
@@ -451,33 +592,60 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if args.dry_run and not only:
                 chapters = chapters[:1]
             if not chapters:
-                say(f"chapters: no notebooks matching NN_*.ipynb in {args.notebooks}" + (f" starting with {only}" if only else ""))
+                say(
+                    f"chapters: no notebooks matching NN_*.ipynb in {args.notebooks}"
+                    + (f" starting with {only}" if only else "")
+                )
                 failed = True
             results["chapters"] = []
             for nb in chapters:
                 say(f"chapter {nb.stem}: pytest --nbval-lax, {settings['profile']} profile ...")
                 with GpuMemoryMonitor() as mem:
-                    run = run_logged(chapter_command(nb, ROOT / "notebooks" / "sanitize.cfg", settings["chapter_timeout"]),
-                                     env, log, timeout=settings["chapter_timeout"])
+                    run = run_logged(
+                        chapter_command(nb, ROOT / "notebooks" / "sanitize.cfg", settings["chapter_timeout"]),
+                        env,
+                        log,
+                        timeout=settings["chapter_timeout"],
+                    )
                 passed = run["returncode"] == 0
                 failed |= not passed
-                entry = dict(name=nb.stem, passed=passed, seconds=run["seconds"], timed_out=run["timed_out"],
-                             summary=pytest_summary(run["tail"]), peak_mib=mem.peak_mib)
+                entry = dict(
+                    name=nb.stem,
+                    passed=passed,
+                    seconds=run["seconds"],
+                    timed_out=run["timed_out"],
+                    summary=pytest_summary(run["tail"]),
+                    peak_mib=mem.peak_mib,
+                )
                 results["chapters"].append(entry)
                 say(f"chapter {nb.stem}: {'pass' if passed else 'FAIL'} ({entry['summary']}) in {run['seconds']:.1f} s")
         if "train" in steps:
             train_json = out / "train_vs_d2l.json"
             train_json.unlink(missing_ok=True)
-            say(f"train: benchmarks/train_vs_d2l.py at {settings['crop'][0]}x{settings['crop'][1]}, batch {settings['batch']}, "
-                f"{settings['epochs']} epochs on {settings['device']} ...")
+            say(
+                f"train: benchmarks/train_vs_d2l.py at {settings['crop'][0]}x{settings['crop'][1]}, batch {settings['batch']}, "
+                f"{settings['epochs']} epochs on {settings['device']} ..."
+            )
             with GpuMemoryMonitor() as mem:
-                run = run_logged(train_command(settings, train_json), env, log, timeout=settings["train_timeout"], echo=True)
+                run = run_logged(
+                    train_command(settings, train_json), env, log, timeout=settings["train_timeout"], echo=True
+                )
             passed = run["returncode"] == 0 and train_json.is_file()
             failed |= not passed
             raw = json.loads(train_json.read_text()) if train_json.is_file() else {}
-            results["train"] = dict(passed=passed, seconds=run["seconds"], peak_mib=mem.peak_mib, raw=raw,
-                                    settings=dict(crop=list(settings["crop"]), batch=settings["batch"], epochs=settings["epochs"],
-                                                  data=settings["data"], repeat=settings["repeat"]))
+            results["train"] = dict(
+                passed=passed,
+                seconds=run["seconds"],
+                peak_mib=mem.peak_mib,
+                raw=raw,
+                settings=dict(
+                    crop=list(settings["crop"]),
+                    batch=settings["batch"],
+                    epochs=settings["epochs"],
+                    data=settings["data"],
+                    repeat=settings["repeat"],
+                ),
+            )
             results["trainers"] = trainer_rows(raw)
             say(f"train: {'done' if passed else 'FAILED (see the log)'} in {run['seconds']:.0f} s")
         if "flops" in steps:
@@ -485,11 +653,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             import flops
 
             h, w = settings["crop"]
-            say(f"flops: counting one training step at {h}x{w}, batch {settings['batch']}"
-                + (" and measuring the bf16 matmul rate" if settings["device"] == "cuda" else "") + " ...")
+            say(
+                f"flops: counting one training step at {h}x{w}, batch {settings['batch']}"
+                + (" and measuring the bf16 matmul rate" if settings["device"] == "cuda" else "")
+                + " ..."
+            )
             try:
-                results["flops"] = flops.main(["--batch", str(settings["batch"]), "--crop", str(h), str(w)]
-                                              + (["--no-gpu"] if settings["device"] != "cuda" else []))
+                results["flops"] = flops.main(
+                    ["--batch", str(settings["batch"]), "--crop", str(h), str(w)]
+                    + (["--no-gpu"] if settings["device"] != "cuda" else [])
+                )
             except Exception as err:  # keep the table of the steps that did run
                 failed = True
                 results["flops_error"] = f"{type(err).__name__}: {err}"

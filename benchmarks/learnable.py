@@ -50,8 +50,15 @@ def main(argv=None) -> int:
     P = fcnlib.profile(args.profile, device=device)
     epochs = P.num_epochs if args.epochs is None else args.epochs
     root = ROOT / "data" / "bench" / f"learnable-{P.n_train}-{P.n_val}-{P.image_size[0]}x{P.image_size[1]}"
-    train_iter, test_iter = fcnlib.data.load_data_voc(P.batch_size, P.crop_size, root=root, num_workers=P.num_workers,
-                                                      n_train=P.n_train, n_val=P.n_val, image_size=P.image_size)
+    train_iter, test_iter = fcnlib.data.load_data_voc(
+        P.batch_size,
+        P.crop_size,
+        root=root,
+        num_workers=P.num_workers,
+        n_train=P.n_train,
+        n_val=P.n_val,
+        image_size=P.image_size,
+    )
     C = train_iter.dataset.num_classes
     lazy = fcnlib.ConfusionMatrix(C)
     for _, y in test_iter:
@@ -67,24 +74,48 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    print(f"\nFCN-32s on the teaching dataset, profile {P.name!r} on {name}: {len(train_iter.dataset)} train / "
-          f"{len(test_iter.dataset)} val images of {P.image_size[0]}x{P.image_size[1]}, crops {P.crop_size}, batch "
-          f"{P.batch_size}, SGD lr {P.lr} momentum {P.momentum} wd {P.wd}, backbone: {net.weights_source}")
+    print(
+        f"\nFCN-32s on the teaching dataset, profile {P.name!r} on {name}: {len(train_iter.dataset)} train / "
+        f"{len(test_iter.dataset)} val images of {P.image_size[0]}x{P.image_size[1]}, crops {P.crop_size}, batch "
+        f"{P.batch_size}, SGD lr {P.lr} momentum {P.momentum} wd {P.wd}, backbone: {net.weights_source}"
+    )
     print(f"{'epoch':>5} {'loss':>7} {'pixel acc':>9} {'mean acc':>8} {'mIoU':>6} {'seconds':>8}")
     for e in history:
-        print(f"{e['epoch']:>5} {e['loss']:>7.3f} {e['pixel_acc']:>9.3f} {e['mean_acc']:>8.3f} {e['miou']:>6.3f} "
-              f"{e['seconds']:>8.1f}")
-    print(f"{'background everywhere':>24} {baseline['pixel_acc']:>9.3f} {baseline['mean_acc']:>8.3f} "
-          f"{baseline['miou']:>6.3f}")
-    print(f"total {seconds:.0f} s ({seconds / 60:.1f} min); final mIoU {history[-1]['miou']:.3f} against the "
-          f"baseline's {baseline['miou']:.3f}")
+        print(
+            f"{e['epoch']:>5} {e['loss']:>7.3f} {e['pixel_acc']:>9.3f} {e['mean_acc']:>8.3f} {e['miou']:>6.3f} "
+            f"{e['seconds']:>8.1f}"
+        )
+    print(
+        f"{'background everywhere':>24} {baseline['pixel_acc']:>9.3f} {baseline['mean_acc']:>8.3f} "
+        f"{baseline['miou']:>6.3f}"
+    )
+    print(
+        f"total {seconds:.0f} s ({seconds / 60:.1f} min); final mIoU {history[-1]['miou']:.3f} against the "
+        f"baseline's {baseline['miou']:.3f}"
+    )
     path = args.json or ROOT / "benchmarks" / "results" / f"learnable_{P.name}_{device.type}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(
-        benchmark="learnable", profile=P.name, device=name, seconds=seconds, backbone=net.weights_source,
-        baseline={k: baseline[k] for k in ("pixel_acc", "mean_acc", "miou", "fw_iou")},
-        epochs=[{k: e[k] for k in ("epoch", "loss", "train_acc", "pixel_acc", "mean_acc", "miou", "fw_iou", "seconds")}
-                for e in history]), indent=1) + "\n")
+    path.write_text(
+        json.dumps(
+            dict(
+                benchmark="learnable",
+                profile=P.name,
+                device=name,
+                seconds=seconds,
+                backbone=net.weights_source,
+                baseline={k: baseline[k] for k in ("pixel_acc", "mean_acc", "miou", "fw_iou")},
+                epochs=[
+                    {
+                        k: e[k]
+                        for k in ("epoch", "loss", "train_acc", "pixel_acc", "mean_acc", "miou", "fw_iou", "seconds")
+                    }
+                    for e in history
+                ],
+            ),
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {path}")
     return 0
 

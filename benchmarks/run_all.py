@@ -17,8 +17,25 @@ RESULTS = HERE / "results"
 BENCHMARKS = [
     # (script, arguments for the real run, arguments for --small)
     ("bench_data.py", [], ["--small"]),
-    ("train_vs_d2l.py", ["--device", "cpu", "--crop", "96", "128", "--batch", "32"],
-     ["--device", "cpu", "--crop", "96", "128", "--batch", "32", "--epochs", "1", "--n-train", "160", "--n-val", "32"]),
+    (
+        "train_vs_d2l.py",
+        ["--device", "cpu", "--crop", "96", "128", "--batch", "32"],
+        [
+            "--device",
+            "cpu",
+            "--crop",
+            "96",
+            "128",
+            "--batch",
+            "32",
+            "--epochs",
+            "1",
+            "--n-train",
+            "160",
+            "--n-val",
+            "32",
+        ],
+    ),
     ("bench_predict.py", [], []),
     ("explorer_timing.py", ["--repeat", "30"], ["--repeat", "5"]),
     # The teaching dataset is learnable: FCN-32s in the quick profile against "background everywhere".
@@ -36,7 +53,13 @@ def main(argv: list[str]) -> int:
     failures = []
     for script, args, small_args in BENCHMARKS:
         name = Path(script).stem
-        cmd = [sys.executable, str(HERE / script), *(small_args if small else args), "--json", str(RESULTS / f"{name}.json")]
+        cmd = [
+            sys.executable,
+            str(HERE / script),
+            *(small_args if small else args),
+            "--json",
+            str(RESULTS / f"{name}.json"),
+        ]
         print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
         start = time.perf_counter()
         code = subprocess.call(cmd)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fcnlib  # noqa: E402
-from fcnlib import boundary, skips  # noqa: E402
+from fcnlib import skips  # noqa: E402
 
 BAND = 3
 
@@ -67,13 +67,18 @@ def main(argv=None) -> int:
                 kwargs["num_epochs"] = args.epochs
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 net, _ = skips.train_variant(variant, train_iter, test_iter, P, plot=False, progress=False, **kwargs)
-            r = boundary.evaluate_with_boundary(net, test_iter, widths=(BAND,))
+            r = fcnlib.training.evaluate_with_boundary(net, test_iter, widths=(BAND,))
             results[name][seed] = dict(miou=r["all"]["miou"], boundary=r[f"band{BAND}"]["miou"])
-            print(f"seed {seed}  {name:32s} mIoU {r['all']['miou']:.3f}  boundary mIoU ({BAND} px) "
-                  f"{r[f'band{BAND}']['miou']:.3f}   [{time.perf_counter() - start:.0f} s]", flush=True)
+            print(
+                f"seed {seed}  {name:32s} mIoU {r['all']['miou']:.3f}  boundary mIoU ({BAND} px) "
+                f"{r[f'band{BAND}']['miou']:.3f}   [{time.perf_counter() - start:.0f} s]",
+                flush=True,
+            )
 
-    print(f"\nboundary mIoU ({BAND} px band), quick profile, {P.num_epochs if args.epochs is None else args.epochs} "
-          f"epochs, teaching dataset ({len(train_iter.dataset)} train / {len(test_iter.dataset)} val)")
+    print(
+        f"\nboundary mIoU ({BAND} px band), quick profile, {P.num_epochs if args.epochs is None else args.epochs} "
+        f"epochs, teaching dataset ({len(train_iter.dataset)} train / {len(test_iter.dataset)} val)"
+    )
     header = "| seed | " + " | ".join(str(s) for s in args.seeds) + " | mean |"
     print(header)
     print("|---" * (len(args.seeds) + 2) + "|")
@@ -85,12 +90,26 @@ def main(argv=None) -> int:
         if variant == "8s":
             wins = sum(results[name][s]["boundary"] > base[s]["boundary"] for s in args.seeds)
             margins = [results[name][s]["boundary"] - base[s]["boundary"] for s in args.seeds]
-            print(f"{name}: beats FCN-32s near the edges for {wins} of {len(args.seeds)} seeds "
-                  f"(margin {min(margins):+.3f} .. {max(margins):+.3f})")
+            print(
+                f"{name}: beats FCN-32s near the edges for {wins} of {len(args.seeds)} seeds "
+                f"(margin {min(margins):+.3f} .. {max(margins):+.3f})"
+            )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(dict(benchmark="skip_seeds", band=BAND, seeds=args.seeds, results=results,
-                                         torch=torch.__version__, threads=torch.get_num_threads(),
-                                         seconds=time.perf_counter() - start), indent=1) + "\n")
+    args.json.write_text(
+        json.dumps(
+            dict(
+                benchmark="skip_seeds",
+                band=BAND,
+                seeds=args.seeds,
+                results=results,
+                torch=torch.__version__,
+                threads=torch.get_num_threads(),
+                seconds=time.perf_counter() - start,
+            ),
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.json} ({time.perf_counter() - start:.0f} s)")
     return 0
 

@@ -29,13 +29,12 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fcnlib  # noqa: E402
-from fcnlib import boundary, skips  # noqa: E402
+from fcnlib import skips  # noqa: E402
 
 BAND = 3
 
@@ -63,24 +62,41 @@ def main(argv=None) -> int:
     with contextlib.redirect_stdout(io.StringIO()):
         at_once, _ = skips.train_variant("8s", train_iter, test_iter, P, **settings)
     at_once_s = time.perf_counter() - start - staged_s
-    rows = {f"FCN-32s (stage 1, {epochs} epochs)": staged["32s"][0],
-            f"FCN-16s (stage 2, +{epochs})": staged["16s"][0],
-            f"FCN-8s staged (stage 3, +{epochs})": staged["8s"][0],
-            f"FCN-8s at once ({3 * epochs} epochs)": at_once}
+    rows = {
+        f"FCN-32s (stage 1, {epochs} epochs)": staged["32s"][0],
+        f"FCN-16s (stage 2, +{epochs})": staged["16s"][0],
+        f"FCN-8s staged (stage 3, +{epochs})": staged["8s"][0],
+        f"FCN-8s at once ({3 * epochs} epochs)": at_once,
+    }
     measured = {}
     for name, net in rows.items():
-        r = boundary.evaluate_with_boundary(net, test_iter, widths=(BAND,))
+        r = fcnlib.training.evaluate_with_boundary(net, test_iter, widths=(BAND,))
         measured[name] = dict(r["all"], boundary=r[f"band{BAND}"]["miou"])
-    print(f"\nprofile {P.name!r} on {P.device.type}, teaching dataset or VOC as load_data_voc finds it, seed {args.seed}")
+    print(
+        f"\nprofile {P.name!r} on {P.device.type}, teaching dataset or VOC as load_data_voc finds it, seed {args.seed}"
+    )
     print(skips.comparison_table(measured, extra=[("boundary", f"boundary IU ({BAND} px)")]))
     print(f"staged: {staged_s:.0f} s, at once: {at_once_s:.0f} s")
     path = args.json or ROOT / "benchmarks" / "results" / f"staged_{P.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(
-        benchmark="staged", profile=P.name, epochs_per_stage=epochs, seed=args.seed,
-        staged_seconds=staged_s, at_once_seconds=at_once_s,
-        results={name: {k: m[k] for k in ("pixel_acc", "mean_acc", "miou", "fw_iou", "boundary")}
-                 for name, m in measured.items()}), indent=1) + "\n")
+    path.write_text(
+        json.dumps(
+            dict(
+                benchmark="staged",
+                profile=P.name,
+                epochs_per_stage=epochs,
+                seed=args.seed,
+                staged_seconds=staged_s,
+                at_once_seconds=at_once_s,
+                results={
+                    name: {k: m[k] for k in ("pixel_acc", "mean_acc", "miou", "fw_iou", "boundary")}
+                    for name, m in measured.items()
+                },
+            ),
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {path}")
     return 0
 

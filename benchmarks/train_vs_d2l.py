@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fcnlib  # noqa: E402
-from fcnlib.train import evaluate, per_example_cross_entropy  # noqa: E402
+from fcnlib.training import evaluate, per_example_cross_entropy  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -70,19 +70,33 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--data", choices=["synthetic", "voc"], default="synthetic")
-    p.add_argument("--root", type=Path, default=None,
-                   help="data root (default: data/ for voc, data/bench/<settings> for synthetic)")
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="data root (default: data/ for voc, data/bench/<settings> for synthetic)",
+    )
     p.add_argument("--n-train", type=int, default=160, help="synthetic training images (d2l needs >= 5 batches)")
     p.add_argument("--n-val", type=int, default=32, help="synthetic validation images")
-    p.add_argument("--image-size", nargs=2, type=int, default=None, metavar=("H", "W"),
-                   help="synthetic image size (default: 128x160 for small crops, 375x500 otherwise)")
+    p.add_argument(
+        "--image-size",
+        nargs=2,
+        type=int,
+        default=None,
+        metavar=("H", "W"),
+        help="synthetic image size (default: 128x160 for small crops, 375x500 otherwise)",
+    )
     p.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: 0 on cpu, 6 on cuda)")
     p.add_argument("--lr", type=float, default=0.001)
     p.add_argument("--wd", type=float, default=1e-3)
     p.add_argument("--weights", choices=["auto", "none"], default="auto", help="ImageNet backbone when available")
     p.add_argument("--repeat", type=int, default=1, help="runs per trainer, alternating (ABBA...)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for PyTorch (default: its own choice); 1 gives steadier timings on a busy machine")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for PyTorch (default: its own choice); 1 gives steadier timings on a busy machine",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, default=None)
     return p.parse_args(argv)
@@ -101,8 +115,9 @@ def make_loaders(args, device):
     if args.data == "voc":
         root = args.root or default_root()
         if find_voc_dir(root) is None:
-            raise SystemExit(f"--data voc: no VOC2012 under {root}; download it (fcnlib.data.download_voc) "
-                             "or use --data synthetic")
+            raise SystemExit(
+                f"--data voc: no VOC2012 under {root}; download it (fcnlib.data.download_voc) or use --data synthetic"
+            )
         return load_data_voc(args.batch, crop, root=root, num_workers=workers)
     if args.image_size:
         image_size = tuple(args.image_size)
@@ -112,8 +127,16 @@ def make_loaders(args, device):
         image_size = (max(375, crop[0]), max(500, crop[1]))
     # One folder per setting, so runs with other sizes (even at the same time) never rewrite it.
     root = args.root or default_root() / "bench" / f"{args.n_train}-{args.n_val}-{image_size[0]}x{image_size[1]}"
-    return load_data_voc(args.batch, crop, root=root, num_workers=workers, n_train=args.n_train,
-                         n_val=args.n_val, image_size=image_size, seed=args.seed)
+    return load_data_voc(
+        args.batch,
+        crop,
+        root=root,
+        num_workers=workers,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        image_size=image_size,
+        seed=args.seed,
+    )
 
 
 def run_d2l(net, train_iter, test_iter, trainer, epochs, device):
@@ -125,15 +148,17 @@ def run_d2l(net, train_iter, test_iter, trainer, epochs, device):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         d2l.train_ch13(net, train_iter, test_iter, per_example_cross_entropy, trainer, epochs, [device])
     text = out.getvalue()
-    loss, train_acc, test_acc = map(float, re.search(
-        r"loss ([\d.naif]+), train acc ([\d.naif]+), test acc ([\d.naif]+)", text).groups())
+    loss, train_acc, test_acc = map(
+        float, re.search(r"loss ([\d.naif]+), train acc ([\d.naif]+), test acc ([\d.naif]+)", text).groups()
+    )
     reported = float(re.search(r"([\d.]+) examples/sec", text).group(1))
     return dict(loss=loss, train_acc=train_acc, reported_test_acc=test_acc, reported_examples_per_sec=reported)
 
 
 def run_fcnlib(net, train_iter, test_iter, trainer, epochs, device):
-    history = fcnlib.train(net, train_iter, test_iter, per_example_cross_entropy, trainer, epochs, [device],
-                           progress=False, plot=False)
+    history = fcnlib.train(
+        net, train_iter, test_iter, per_example_cross_entropy, trainer, epochs, [device], progress=False, plot=False
+    )
     last = history[-1]
     return dict(loss=last["loss"], train_acc=last["train_acc"], reported_examples_per_sec=history.examples_per_sec)
 
@@ -141,9 +166,11 @@ def run_fcnlib(net, train_iter, test_iter, trainer, epochs, device):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.data == "synthetic" and args.n_train // args.batch < 5:
-        raise SystemExit(f"--n-train {args.n_train} gives {args.n_train // args.batch} batches of {args.batch}; "
-                         "d2l.train_ch13 needs at least 5 per epoch (it updates its plot every num_batches // 5): "
-                         f"use --n-train {5 * args.batch} or more")
+        raise SystemExit(
+            f"--n-train {args.n_train} gives {args.n_train // args.batch} batches of {args.batch}; "
+            "d2l.train_ch13 needs at least 5 per epoch (it updates its plot every num_batches // 5): "
+            f"use --n-train {5 * args.batch} or more"
+        )
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA GPU is visible to PyTorch here")
     device = torch.device("cuda:0" if args.device == "cuda" else "cpu")
@@ -179,18 +206,39 @@ def main(argv=None) -> dict:
         metrics = evaluate(net, test_iter, num_classes, device, amp=False)
         if device.type == "cuda":
             result["peak_mem_bytes"] = torch.cuda.max_memory_allocated(device)
-        result.update(trainer=name, seconds=seconds, examples_per_sec=examples / seconds, cpu_seconds=cpu_seconds,
-                      test_pixel_acc=metrics["pixel_acc"], test_miou=metrics["miou"])
+        result.update(
+            trainer=name,
+            seconds=seconds,
+            examples_per_sec=examples / seconds,
+            cpu_seconds=cpu_seconds,
+            test_pixel_acc=metrics["pixel_acc"],
+            test_miou=metrics["miou"],
+        )
         runs.append(result)
-        print(f"  {name:7s} run: {seconds:7.1f} s ({cpu_seconds:7.1f} s CPU), {examples / seconds:7.2f} examples/s, "
-              f"test pixel acc {metrics['pixel_acc']:.3f}", flush=True)
+        print(
+            f"  {name:7s} run: {seconds:7.1f} s ({cpu_seconds:7.1f} s CPU), {examples / seconds:7.2f} examples/s, "
+            f"test pixel acc {metrics['pixel_acc']:.3f}",
+            flush=True,
+        )
 
     summary = {}
     for name in ("d2l", "fcnlib"):
         mine = [r for r in runs if r["trainer"] == name]
-        entry = {k: statistics.median(r[k] for r in mine)
-                 for k in ("seconds", "cpu_seconds", "examples_per_sec", "reported_examples_per_sec", "test_pixel_acc", "test_miou",
-                           "loss", "train_acc", "peak_mem_bytes") if k in mine[0]}
+        entry = {
+            k: statistics.median(r[k] for r in mine)
+            for k in (
+                "seconds",
+                "cpu_seconds",
+                "examples_per_sec",
+                "reported_examples_per_sec",
+                "test_pixel_acc",
+                "test_miou",
+                "loss",
+                "train_acc",
+                "peak_mem_bytes",
+            )
+            if k in mine[0]
+        }
         if name == "d2l":
             entry["reported_test_acc"] = statistics.median(r["reported_test_acc"] for r in mine)
         summary[name] = entry
@@ -198,29 +246,58 @@ def main(argv=None) -> dict:
     # The work itself, whatever else the machine runs: the CPU time of this process (all its
     # threads) per run. On a busy CPU the wall clock also counts waiting for a core.
     cpu_speedup = summary["d2l"]["cpu_seconds"] / summary["fcnlib"]["cpu_seconds"]
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
-    config = dict(crop=args.crop, batch=args.batch, epochs=args.epochs, device=args.device, data=args.data,
-                  n_train=len(train_iter.dataset), n_val=len(test_iter.dataset), lr=args.lr, wd=args.wd,
-                  repeat=args.repeat, weights=weights_source, torch=torch.__version__,
-                  amp="bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else
-                  ("fp16" if device.type == "cuda" else "off"))
-    report = dict(config=config, device_name=device_name, runs=runs, speedup=speedup, cpu_time_speedup=cpu_speedup,
-                  load_average=os.getloadavg()[0], **summary)
+    device_name = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    )
+    config = dict(
+        crop=args.crop,
+        batch=args.batch,
+        epochs=args.epochs,
+        device=args.device,
+        data=args.data,
+        n_train=len(train_iter.dataset),
+        n_val=len(test_iter.dataset),
+        lr=args.lr,
+        wd=args.wd,
+        repeat=args.repeat,
+        weights=weights_source,
+        torch=torch.__version__,
+        amp="bf16"
+        if device.type == "cuda" and torch.cuda.is_bf16_supported()
+        else ("fp16" if device.type == "cuda" else "off"),
+    )
+    report = dict(
+        config=config,
+        device_name=device_name,
+        runs=runs,
+        speedup=speedup,
+        cpu_time_speedup=cpu_speedup,
+        load_average=os.getloadavg()[0],
+        **summary,
+    )
 
     print()
-    print(f"train_vs_d2l on {device_name}: crop {args.crop[0]}x{args.crop[1]}, batch {args.batch}, "
-          f"{args.epochs} epoch(s), {config['n_train']} train / {config['n_val']} val images ({args.data}), "
-          f"{args.repeat} run(s) each")
-    header = (f"{'trainer':8s} {'seconds':>8s} {'CPU s':>8s} {'ex/s wall':>10s} {'ex/s self':>10s} "
-              f"{'test acc':>9s} {'test mIoU':>10s}")
+    print(
+        f"train_vs_d2l on {device_name}: crop {args.crop[0]}x{args.crop[1]}, batch {args.batch}, "
+        f"{args.epochs} epoch(s), {config['n_train']} train / {config['n_val']} val images ({args.data}), "
+        f"{args.repeat} run(s) each"
+    )
+    header = (
+        f"{'trainer':8s} {'seconds':>8s} {'CPU s':>8s} {'ex/s wall':>10s} {'ex/s self':>10s} "
+        f"{'test acc':>9s} {'test mIoU':>10s}"
+    )
     print(header)
     print("-" * len(header))
     for name in ("d2l", "fcnlib"):
         s = summary[name]
-        print(f"{name:8s} {s['seconds']:8.1f} {s['cpu_seconds']:8.1f} {s['examples_per_sec']:10.2f} "
-              f"{s['reported_examples_per_sec']:10.2f} {s['test_pixel_acc']:9.3f} {s['test_miou']:10.3f}")
-    print(f"speed-up fcnlib / d2l: {speedup:.2f}x wall clock, {cpu_speedup:.2f}x CPU time "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(
+            f"{name:8s} {s['seconds']:8.1f} {s['cpu_seconds']:8.1f} {s['examples_per_sec']:10.2f} "
+            f"{s['reported_examples_per_sec']:10.2f} {s['test_pixel_acc']:9.3f} {s['test_miou']:10.3f}"
+        )
+    print(
+        f"speed-up fcnlib / d2l: {speedup:.2f}x wall clock, {cpu_speedup:.2f}x CPU time "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     print(f"d2l's own test acc (void pixels counted wrong): {summary['d2l']['reported_test_acc']:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,24 @@
 """fcnlib: the helper package of the fcn-notebooks lessons.
 
-From bilinear interpolation to a working Fully Convolutional Network (FCN) for
-semantic segmentation in PyTorch. The notebooks import only this package; every
-function here is documented and tested. Modules, lowest first::
+From bilinear interpolation to a working Fully Convolutional Network (FCN) for semantic
+segmentation in PyTorch. The notebooks import only this package. Modules by topic, lowest
+first; a module imports only modules above it in this list::
 
-    arithmetic  output-size formulas for conv and transposed conv
-    upsampling  bilinear kernel and upsampling, overlap maps (checkerboard artifacts)
-    models      FCN-32s/16s/8s on ResNet-18
-    data        Pascal VOC2012 download and reading, the generated teaching dataset
-    metrics     confusion matrix -> pixel accuracy, mean accuracy, mean IoU, f.w. IoU
-    train       training and evaluation loops with progress, curves and checkpoints
-    predict     prediction for images of any size, VOC colours
-    viz         figures
-    widgets     interactive explorers (ipywidgets) over the functions above
-    profiles    quick (CPU) and full (GPU) settings
+    profiles     quick/full settings, devices, precision; every FCNLIB_* variable is read here
+    shapes       output sizes of conv/transposed conv, upsampling_params, the ResNet-18 stage table
+    upsampling   bilinear kernel and upsampling, overlap maps, resize-conv, from-scratch versions
+    weights      ImageNet backbone weights: cache, download, offline fallback
+    model        FCN-32s/16s/8s on ResNet-18 (fcn_resnet18), convolutionalisation, staged init
+    metrics      confusion matrix, the paper's four metrics, per-class IoU, boundary band
+    data/        VOC classes and colours, reading, dataset, transforms, download, teaching dataset
+    training     loss, train_batch, train_epoch, train, evaluate, checkpoints
+    inference    predict, predict_full (pad, tile), label2image
+    experiments  seeded comparable runs, staged training, run tables
+    viz/         figures: kernels, segmentation, curves, architecture
+    widgets      interactive explorers (ipywidgets) over pure view functions
+
+Where a new thing goes: a formula about sizes in ``shapes``; a layer or net in ``model``; a
+number computed from predictions in ``metrics``; anything that draws in ``viz``.
 """
 
 from __future__ import annotations
@@ -21,23 +26,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._repo import REPOSITORY, BRANCH, colab_url, colab_badge_markdown, colab_install_command
-from .arithmetic import conv_output_size, conv_transpose_output_size, upsampling_params
+from .inference import label2image, predict, predict_full
+from .metrics import ConfusionMatrix
+from .model import fcn_resnet18
+from .profiles import all_devices, autocast_dtype, best_device, profile
+from .shapes import conv_output_size, conv_transpose_output_size, upsampling_params
+from .training import evaluate, load_checkpoint, train
 from .upsampling import bilinear_kernel, bilinear_upsample, overlap_map
-from .models import fcn_resnet18
-from .profiles import profile, best_device, all_devices
 
 __version__ = "0.1.0"
 
-# `train` and `predict` are both functions and modules (train.py, predict.py). Importing the
-# modules here, before binding the functions, makes the functions win for good: a later
-# `import fcnlib.train` finds the module already loaded and leaves `fcnlib.train` alone.
-from .metrics import ConfusionMatrix
-from .train import train, evaluate
-from .predict import predict, predict_full, label2image
-
 # Subpackages with heavier imports (ipywidgets, the figures) load on first use.
-_LAZY_MODULES = ("data", "viz", "widgets")
+_LAZY_MODULES = ("data", "viz", "widgets", "experiments")
 
 
 def __getattr__(name: str) -> Any:
@@ -47,9 +47,22 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "REPOSITORY", "BRANCH", "colab_url", "colab_badge_markdown", "colab_install_command",
-    "conv_output_size", "conv_transpose_output_size", "upsampling_params",
-    "bilinear_kernel", "bilinear_upsample", "overlap_map",
-    "fcn_resnet18", "profile", "best_device", "all_devices",
-    "ConfusionMatrix", "train", "evaluate", "predict", "predict_full", "label2image",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "upsampling_params",
+    "bilinear_kernel",
+    "bilinear_upsample",
+    "overlap_map",
+    "fcn_resnet18",
+    "profile",
+    "best_device",
+    "all_devices",
+    "autocast_dtype",
+    "ConfusionMatrix",
+    "train",
+    "evaluate",
+    "load_checkpoint",
+    "predict",
+    "predict_full",
+    "label2image",
 ]

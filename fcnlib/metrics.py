@@ -1,40 +1,20 @@
-"""How good is a segmentation? The confusion matrix and the FCN paper's four numbers.
-
-Every pixel with a ground-truth label is one vote: it lands in row ``target`` and column
-``prediction`` of a ``C x C`` table, the *confusion matrix* ``n``. Its diagonal counts the
-pixels that were right; everything off the diagonal is a mistake, and *which* cell it sits
-in says which class was taken for which. With ``t_i = sum_j n_ij`` (pixels of class ``i``)
-Long, Shelhamer and Darrell (FCN, 2015) summarise the table with four numbers:
-
-* pixel accuracy ``sum_i n_ii / sum_i t_i``: the share of pixels labelled right. On VOC,
-  where most pixels are background, a net that only says "background" already scores ~0.7.
-* mean accuracy ``(1/n_cl) sum_i n_ii / t_i``: the accuracy of every class on its own,
-  averaged, so small classes count as much as the background.
-* mean IU (mIoU) ``(1/n_cl) sum_i n_ii / (t_i + sum_j n_ji - n_ii)``: for every class, the
-  overlap of "predicted i" and "really i" divided by their union, averaged. It punishes
-  both missed pixels and false alarms and is the number segmentation papers report.
-* frequency weighted IU ``(sum_k t_k)^-1 sum_i t_i n_ii / (t_i + sum_j n_ji - n_ii)``: the
-  IoUs weighted by how many pixels each class has.
-
-Pixels labelled ``ignore_index`` (255: the "don't care" outline around VOC objects) vote
-nowhere. A class that occurs neither in the ground truth nor in the prediction has no
-IoU at all (0/0, NaN) and is left out of the means (``n_cl`` counts only the others),
-whereas a class that is predicted but absent from the ground truth has IoU 0: every one of
-its predicted pixels was a false alarm. The mean accuracy is averaged over the classes that
-occur in the ground truth (for the others ``n_ii / t_i`` is 0/0).
-
-The same code counts on the CPU and on a GPU, and ``update`` never waits for the GPU
-(no ``.item()``, no boolean indexing), so it can run after every batch of a training loop.
+"""Segmentation metrics: the confusion matrix and the FCN paper's four metrics (Long et al.
+2015, section 5), per-class IoU, and the boundary band used to score outlines.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Union
-
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["ConfusionMatrix", "metrics_from_confusion", "scores_to_labels"]
+__all__ = [
+    "scores_to_labels",
+    "metrics_from_confusion",
+    "ConfusionMatrix",
+    "boundary_band",
+    "restrict_to_band",
+]
 
 
 def scores_to_labels(scores: Tensor, dim: int = 1) -> Tensor:
@@ -50,7 +30,7 @@ def scores_to_labels(scores: Tensor, dim: int = 1) -> Tensor:
     return scores.max(dim=dim).indices
 
 
-def metrics_from_confusion(mat: Tensor) -> Dict[str, Union[float, Tensor]]:
+def metrics_from_confusion(mat: Tensor) -> dict[str, float | Tensor]:
     """The FCN paper's metrics from a confusion matrix ``mat[target, prediction]``.
 
     Returns a dict with the floats ``pixel_acc``, ``mean_acc``, ``miou``, ``fw_iou`` and the
@@ -69,8 +49,9 @@ def metrics_from_confusion(mat: Tensor) -> Dict[str, Union[float, Tensor]]:
     acc = torch.where(target_count > 0, diag / target_count.clamp(min=1), nan)
     iou = torch.where(union > 0, diag / union.clamp(min=1), nan)
     if total == 0:
-        return dict(pixel_acc=float("nan"), mean_acc=float("nan"), miou=float("nan"),
-                    fw_iou=float("nan"), iou=iou, acc=acc)
+        return dict(
+            pixel_acc=float("nan"), mean_acc=float("nan"), miou=float("nan"), fw_iou=float("nan"), iou=iou, acc=acc
+        )
     # Classes with t_i = 0 have weight 0 in the f.w. IU; nan_to_num keeps 0 * NaN from poisoning it.
     fw_iou = (target_count * torch.nan_to_num(iou)).sum() / total
     return dict(
@@ -106,7 +87,7 @@ class ConfusionMatrix:
     apart without stopping the GPU, and :meth:`compute` raises.
     """
 
-    def __init__(self, num_classes: int, ignore_index: Optional[int] = 255) -> None:
+    def __init__(self, num_classes: int, ignore_index: int | None = 255) -> None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
         if ignore_index is not None and 0 <= ignore_index < num_classes:
@@ -118,7 +99,7 @@ class ConfusionMatrix:
         self.ignore_index = ignore_index
         # C*C cells, then one bin for ignored pixels and one for invalid labels: every pixel
         # gets a bin, so counting needs no boolean indexing (which would wait for the GPU).
-        self._counts: Optional[Tensor] = None
+        self._counts: Tensor | None = None
 
     def reset(self) -> None:
         """Forget everything counted so far."""
@@ -142,7 +123,9 @@ class ConfusionMatrix:
     def update(self, pred: Tensor, target: Tensor) -> None:
         """Add one batch: ``pred`` labels (or ``[N, C, ...]`` scores) and ``target`` labels of the same shape."""
         if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
-            raise TypeError(f"pred and target must be torch tensors, got {type(pred).__name__} and {type(target).__name__}")
+            raise TypeError(
+                f"pred and target must be torch tensors, got {type(pred).__name__} and {type(target).__name__}"
+            )
         if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
             raise TypeError(f"target must hold integer labels, got dtype {target.dtype}")
         if pred.is_floating_point():
@@ -163,7 +146,9 @@ class ConfusionMatrix:
         c = self.num_classes
         pred = pred.reshape(-1).long()
         target = target.reshape(-1).long()
-        ignored = target == self.ignore_index if self.ignore_index is not None else torch.zeros_like(target, dtype=torch.bool)
+        ignored = (
+            target == self.ignore_index if self.ignore_index is not None else torch.zeros_like(target, dtype=torch.bool)
+        )
         bad = ~ignored & ((target < 0) | (target >= c) | (pred < 0) | (pred >= c))
         if target.device.type == "cpu" and bool(bad.any()):
             raise ValueError(self._invalid_message(int(bad.sum()), target, pred))
@@ -193,7 +178,7 @@ class ConfusionMatrix:
             "turned from colours into indices first)."
         )
 
-    def compute(self) -> Dict[str, Union[float, Tensor]]:
+    def compute(self) -> dict[str, float | Tensor]:
         """The metrics of everything counted since the last :meth:`reset`: see :func:`metrics_from_confusion`."""
         if self._counts is None:
             raise RuntimeError("ConfusionMatrix.compute() was called before any update(pred, target)")
@@ -208,5 +193,63 @@ class ConfusionMatrix:
         return metrics_from_confusion(counts[: c * c].view(c, c))
 
     def __repr__(self) -> str:
-        pixels = 0 if self._counts is None else int(self._counts[: self.num_classes ** 2].sum())
+        pixels = 0 if self._counts is None else int(self._counts[: self.num_classes**2].sum())
         return f"ConfusionMatrix(num_classes={self.num_classes}, ignore_index={self.ignore_index}, pixels={pixels})"
+
+
+def check_label_map(labels: Tensor, name: str = "labels") -> None:
+    if not isinstance(labels, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class indices (e.g. torch.long), got dtype {labels.dtype}")
+    if labels.dim() not in (2, 3):
+        raise ValueError(f"{name} must have shape [H, W] or [N, H, W], got {tuple(labels.shape)}")
+
+
+def boundary_band(labels: Tensor, width: int = 3, ignore_index: int | None = 255, void_is_edge: bool = True) -> Tensor:
+    """Bool mask of the labelled pixels within ``width`` pixels of a class edge.
+
+    Args:
+        labels: integer label map ``[H, W]`` or a batch ``[N, H, W]``.
+        width: the band's half-width in pixels (chessboard distance), at least 1. A pixel
+            is in the band when the ``(2 * width + 1)``-pixel square centred on it holds a
+            label other than its own.
+        ignore_index: the void label (VOC: 255), never in the band itself; ``None`` if
+            every value is a real class.
+        void_is_edge: whether a change to or from ``ignore_index`` counts as an edge (see
+            the module docstring; ``True`` suits VOC's void outlines).
+
+    Returns:
+        A ``torch.bool`` tensor of the shape of ``labels``.
+
+    >>> lab = torch.tensor([[0, 0, 0, 1, 1, 1]])
+    >>> boundary_band(lab, width=1).int().tolist()
+    [[0, 0, 1, 1, 0, 0]]
+    """
+    check_label_map(labels)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be an int >= 1 (pixels on each side of an edge), got {width!r}")
+    x = labels.unsqueeze(-3).float()  # [H, W] -> [1, H, W]; [N, H, W] -> [N, 1, H, W]; labels <= 255 are exact
+    void = labels.unsqueeze(-3) == ignore_index if ignore_index is not None else torch.zeros_like(x, dtype=torch.bool)
+    k = 2 * width + 1
+    if void_is_edge:
+        hi, lo = x, x
+    else:
+        # Make void pixels lose both contests, so they never become a window's max or min.
+        hi = x.masked_fill(void, float("-inf"))
+        lo = x.masked_fill(void, float("inf"))
+    # max_pool2d pads with -inf, so the window simply shrinks at the image border.
+    largest = F.max_pool2d(hi, kernel_size=k, stride=1, padding=width)
+    smallest = -F.max_pool2d(-lo, kernel_size=k, stride=1, padding=width)
+    band = (largest != smallest) & ~void
+    return band.squeeze(-3)
+
+
+def restrict_to_band(target: Tensor, width: int = 3, ignore_index: int = 255, void_is_edge: bool = True) -> Tensor:
+    """A copy of ``target`` with every pixel outside the boundary band set to ``ignore_index``.
+
+    Feed it to any metric that honours ``ignore_index`` (such as
+    :class:`fcnlib.ConfusionMatrix`) and that metric is computed on the band alone.
+    """
+    band = boundary_band(target, width, ignore_index, void_is_edge)
+    return target.masked_fill(~band, ignore_index)

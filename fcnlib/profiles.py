@@ -9,12 +9,12 @@ the device and can be forced with the environment variable ``FCNLIB_PROFILE``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from typing import List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-__all__ = ["Profile", "profile", "best_device", "all_devices", "PROFILES"]
+__all__ = ["autocast_dtype", "best_device", "all_devices", "Profile", "PROFILES", "profile"]
 
 
 def best_device() -> torch.device:
@@ -27,7 +27,7 @@ def best_device() -> torch.device:
     return torch.device("cpu")
 
 
-def all_devices() -> List[torch.device]:
+def all_devices() -> list[torch.device]:
     """Every CUDA GPU, else ``[best_device()]``; never empty (unlike d2l's ``try_all_gpus`` on a CPU)."""
     if torch.cuda.is_available():
         return [torch.device(f"cuda:{i}") for i in range(torch.cuda.device_count())]
@@ -40,7 +40,7 @@ class Profile:
 
     name: str
     device: torch.device
-    crop_size: Tuple[int, int]
+    crop_size: tuple[int, int]
     batch_size: int
     num_epochs: int
     lr: float
@@ -51,10 +51,10 @@ class Profile:
     n_train: int
     """Images in the generated teaching dataset's train split (when VOC2012 is absent)."""
     n_val: int
-    image_size: Tuple[int, int]
+    image_size: tuple[int, int]
     """(height, width) of the generated teaching images."""
     num_workers: int
-    devices: List[torch.device] = field(default_factory=list)
+    devices: list[torch.device] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
@@ -70,14 +70,34 @@ class Profile:
 # 0.43 on the whole validation images, with these settings. On 48 validation crops of 96x128:
 # 0.29 with the first version's 240 images of 128x160 and 4 epochs, 0.40 with 960 such images.
 PROFILES = {
-    "quick": dict(crop_size=(128, 160), batch_size=16, num_epochs=3, lr=0.001, wd=1e-3, momentum=0.9,
-                  n_train=960, n_val=96, image_size=(144, 192), num_workers=0),
-    "full": dict(crop_size=(320, 480), batch_size=32, num_epochs=5, lr=0.001, wd=1e-3, momentum=0.0,
-                 n_train=1464, n_val=1449, image_size=(375, 500), num_workers=4),
+    "quick": dict(
+        crop_size=(128, 160),
+        batch_size=16,
+        num_epochs=3,
+        lr=0.001,
+        wd=1e-3,
+        momentum=0.9,
+        n_train=960,
+        n_val=96,
+        image_size=(144, 192),
+        num_workers=0,
+    ),
+    "full": dict(
+        crop_size=(320, 480),
+        batch_size=32,
+        num_epochs=5,
+        lr=0.001,
+        wd=1e-3,
+        momentum=0.0,
+        n_train=1464,
+        n_val=1449,
+        image_size=(375, 500),
+        num_workers=4,
+    ),
 }
 
 
-def profile(name: Optional[str] = None, device: Optional[torch.device] = None) -> Profile:
+def profile(name: str | None = None, device: torch.device | None = None) -> Profile:
     """Settings for this run: ``name`` or ``$FCNLIB_PROFILE`` or, by default, ``full`` on CUDA else ``quick``.
 
     ``$FCNLIB_DEVICE`` (e.g. ``cpu``) overrides the device choice.
@@ -86,10 +106,14 @@ def profile(name: Optional[str] = None, device: Optional[torch.device] = None) -
         env_device = os.environ.get("FCNLIB_DEVICE", "").strip()
         device = torch.device(env_device) if env_device else best_device()
     device = torch.device(device)
-    name = name or os.environ.get("FCNLIB_PROFILE", "").strip().lower() or ("full" if device.type == "cuda" else "quick")
+    name = (
+        name or os.environ.get("FCNLIB_PROFILE", "").strip().lower() or ("full" if device.type == "cuda" else "quick")
+    )
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose 'quick' (CPU, minutes) or 'full' (GPU, the seed's settings); "
-                         f"check the FCNLIB_PROFILE environment variable")
+        raise ValueError(
+            f"unknown profile {name!r}: choose 'quick' (CPU, minutes) or 'full' (GPU, the seed's settings); "
+            f"check the FCNLIB_PROFILE environment variable"
+        )
     devices = all_devices() if device.type == "cuda" else [device]
     settings = dict(PROFILES[name])
     if device.type == "cpu":
@@ -97,6 +121,25 @@ def profile(name: Optional[str] = None, device: Optional[torch.device] = None) -
     return Profile(name=name, device=device, devices=devices, **settings)
 
 
-def with_overrides(p: Profile, **changes) -> Profile:
-    """A copy of ``p`` with some settings changed (e.g. fewer epochs for an exercise)."""
-    return replace(p, **changes)
+def autocast_dtype(device: Any, amp: Any = "auto") -> torch.dtype | None:
+    """The dtype ``train(amp=amp)`` computes in on ``device``, or None for full float32.
+
+    ``"auto"``: bfloat16 on CUDA GPUs of compute capability 8.0 and above (Ampere, Hopper),
+    float16 with a gradient scaler below (Colab's T4 is 7.5: ``torch.cuda.is_bf16_supported()``
+    says True there, but only because bfloat16 is emulated, which is slow); float32 on the CPU
+    and MPS. ``True``: as "auto", and bfloat16 on the CPU too. ``False``: float32.
+    ``"bf16"``/``"fp16"`` force one. Raises ValueError for anything else.
+    """
+    device = torch.device(device)
+    if amp in (False, None, "off", "fp32", torch.float32):
+        return None
+    if amp in ("auto", True):
+        if device.type == "cuda":
+            major, _ = torch.cuda.get_device_capability(device)
+            return torch.bfloat16 if major >= 8 else torch.float16
+        return torch.bfloat16 if amp is True and device.type == "cpu" else None
+    if amp in ("bf16", "bfloat16", torch.bfloat16):
+        return torch.bfloat16
+    if amp in ("fp16", "float16", torch.float16):
+        return torch.float16
+    raise ValueError(f"amp must be 'auto', True, False, 'bf16' or 'fp16', got {amp!r}")

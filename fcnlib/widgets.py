@@ -24,8 +24,9 @@ import gc
 import html
 import io
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import torch
@@ -33,32 +34,33 @@ from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .arithmetic import explain_conv_transpose_output_size, conv_transpose_output_size, upsampling_params
-from .explain import (
+from .data.photo import sample_photo
+from .shapes import conv_transpose_output_size, explain_conv_transpose_output_size, upsampling_params
+from .upsampling import (
+    bilinear_kernel,
     bilinear_settings,
     bilinear_transposed_conv,
     checkerboard,
+    overlap_map,
     phase_sums,
     resize_conv,
-    sample_photo,
     spread,
 )
-from .upsampling import bilinear_kernel, overlap_map
-from .viz.upsampling import draw_checkerboard, draw_grid, draw_kernel_profile, draw_scatter, show_images_side_by_side
+from .viz.kernels import draw_checkerboard, draw_grid, draw_kernel_profile, draw_scatter, show_images_side_by_side
 
 __all__ = [
+    "DPI",
     "View",
+    "render_png",
     "Explorer",
     "bilinear_view",
-    "transposed_conv_view",
-    "checkerboard_view",
-    "prediction_view",
     "bilinear_explorer",
+    "transposed_conv_view",
     "transposed_conv_explorer",
+    "checkerboard_view",
     "checkerboard_explorer",
-    "prediction_explorer",
-    "render_png",
 ]
+
 
 # Figures are drawn at this resolution: sharp enough on screen, quick to render.
 DPI = 72
@@ -74,9 +76,9 @@ class View:
     ``lines`` then state the broken rule.
     """
 
-    lines: List[str]
-    numbers: Dict[str, Any] = field(default_factory=dict)
-    figure: Optional[Figure] = None
+    lines: list[str]
+    numbers: dict[str, Any] = field(default_factory=dict)
+    figure: Figure | None = None
     ok: bool = True
 
     @property
@@ -90,8 +92,10 @@ class View:
         parts = [html.escape(line) for line in self.lines]
         if parts:
             parts[0] = f"<b>{parts[0]}</b>"
-        return (f'<div class="fcnlib-explorer-text" style="font-family:monospace;color:{color};'
-                f'white-space:pre-wrap">{"<br>".join(parts)}</div>')
+        return (
+            f'<div class="fcnlib-explorer-text" style="font-family:monospace;color:{color};'
+            f'white-space:pre-wrap">{"<br>".join(parts)}</div>'
+        )
 
 
 def render_png(fig: Figure, dpi: int = DPI) -> bytes:
@@ -115,8 +119,8 @@ class Explorer(widgets.VBox):
         self,
         controls: Mapping[str, widgets.ValueWidget],
         view_function: Callable[..., View],
-        layout_rows: Optional[Sequence[widgets.Widget]] = None,
-        adjust: Optional[Callable[[str, Dict[str, Any]], Dict[str, Any]]] = None,
+        layout_rows: Sequence[widgets.Widget] | None = None,
+        adjust: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
         title: str = "",
     ) -> None:
         info = widgets.HTML(value="")
@@ -125,13 +129,13 @@ class Explorer(widgets.VBox):
         header = [widgets.HTML(value=f"<b>{html.escape(title)}</b>")] if title else []
         super().__init__(children=[*header, *rows, info, output])
         self.add_class("fcnlib-explorer")  # a handle for the browser tests (and for custom CSS)
-        self.controls: Dict[str, widgets.ValueWidget] = dict(controls)
+        self.controls: dict[str, widgets.ValueWidget] = dict(controls)
         self.info = info
         self.output = output
         self.view_function = view_function
         self.adjust = adjust
-        self.view: Optional[View] = None
-        self.png: Optional[bytes] = None
+        self.view: View | None = None
+        self.png: bytes | None = None
         self.last_update_s = 0.0
         self.updates = 0
         self._holding = False
@@ -139,7 +143,7 @@ class Explorer(widgets.VBox):
             control.observe(self._make_handler(name), names="value")
         self.refresh()
 
-    def values(self) -> Dict[str, Any]:
+    def values(self) -> dict[str, Any]:
         """The controls' current values, by name."""
         return {name: control.value for name, control in self.controls.items()}
 
@@ -157,8 +161,8 @@ class Explorer(widgets.VBox):
         assert self.view is not None
         return self.view
 
-    def _make_handler(self, name: str) -> Callable[[Dict[str, Any]], None]:
-        def handler(change: Dict[str, Any]) -> None:
+    def _make_handler(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def handler(change: dict[str, Any]) -> None:
             if self._holding:
                 return
             if self.adjust is not None:
@@ -205,23 +209,27 @@ class Explorer(widgets.VBox):
         self.updates += 1
 
 
-def _fixed_layout(fig: Figure, left: float = 0.01, bottom: float = 0.1, wspace: float = 0.12,
-                  right: float = 0.99) -> None:
+def _fixed_layout(
+    fig: Figure, left: float = 0.01, bottom: float = 0.1, wspace: float = 0.12, right: float = 0.99
+) -> None:
     """Fixed margins instead of ``tight_layout``, which would cost more time than the drawing itself."""
     fig.subplots_adjust(left=left, right=right, bottom=bottom, top=0.84, wspace=wspace)
 
 
 def _slider(description: str, value: int, lo: int, hi: int, **kw: Any) -> widgets.IntSlider:
-    return widgets.IntSlider(value=value, min=lo, max=hi, step=1, description=description,
-                             continuous_update=True, style={"description_width": "initial"}, **kw)
+    return widgets.IntSlider(
+        value=value,
+        min=lo,
+        max=hi,
+        step=1,
+        description=description,
+        continuous_update=True,
+        style={"description_width": "initial"},
+        **kw,
+    )
 
 
-# --------------------------------------------------------------------------------------
-# Bilinear kernel
-# --------------------------------------------------------------------------------------
-
-
-def bilinear_view(factor: int, kernel_size: int, photo: Optional[Tensor] = None) -> View:
+def bilinear_view(factor: int, kernel_size: int, photo: Tensor | None = None) -> View:
     """What :func:`bilinear_explorer` shows: the kernel, its profile and the photo upsampled ``factor`` times.
 
     The transposed convolution uses stride ``factor`` and the padding (and output padding)
@@ -248,13 +256,18 @@ def bilinear_view(factor: int, kernel_size: int, photo: Optional[Tensor] = None)
     lo, hi = float(sums.min()), float(sums.max())
     even = abs(hi - lo) < 1e-6
     if kernel_size == k_match:
-        lines.append(f"the matching kernel: every output pixel's taps add up to {hi:.2f} per axis, so the result is smooth")
+        lines.append(
+            f"the matching kernel: every output pixel's taps add up to {hi:.2f} per axis, so the result is smooth"
+        )
     else:
         made_for = (kernel_size + 1) // 2
         lines.append(
             f"kernel_size {kernel_size} is made for factor {made_for}, used at stride {stride}: "
-            + (f"the taps per output pixel add up to between {lo:.2f} and {hi:.2f} per axis, so the picture gets stripes"
-               if not even else f"the taps add up evenly ({hi:.2f} per axis), but the kernel blurs more or less than bilinear")
+            + (
+                f"the taps per output pixel add up to between {lo:.2f} and {hi:.2f} per axis, so the picture gets stripes"
+                if not even
+                else f"the taps add up evenly ({hi:.2f} per axis), but the kernel blurs more or less than bilinear"
+            )
         )
     fig = Figure(figsize=(11.5, 3.0))
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1.2, 1, 1]})
@@ -262,9 +275,17 @@ def bilinear_view(factor: int, kernel_size: int, photo: Optional[Tensor] = None)
     draw_kernel_profile(axes[1], kernel_size, stride=stride, legend=False)
     show_images_side_by_side([photo, up], ["input", f"x{factor}"], axes=axes[2:])
     _fixed_layout(fig, left=0.01, bottom=0.16, wspace=0.25)
-    numbers = {"factor": factor, "kernel_size": kernel_size, "stride": stride, "padding": padding,
-               "output_padding": output_padding, "input_size": (h, w), "output_size": tuple(up.shape[-2:]),
-               "phase_sums": sums.tolist(), "even": even}
+    numbers = {
+        "factor": factor,
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "output_padding": output_padding,
+        "input_size": (h, w),
+        "output_size": tuple(up.shape[-2:]),
+        "phase_sums": sums.tolist(),
+        "even": even,
+    }
     return View(lines, numbers, fig)
 
 
@@ -281,7 +302,7 @@ def bilinear_explorer(photo_size: int = 32) -> Explorer:
         "kernel_size": _slider("kernel_size", 4, 1, 16),
     }
 
-    def adjust(name: str, values: Dict[str, Any]) -> Dict[str, Any]:
+    def adjust(name: str, values: dict[str, Any]) -> dict[str, Any]:
         if name == "factor":
             return {"kernel_size": upsampling_params(values["factor"])[0]}
         return {}
@@ -293,11 +314,6 @@ def bilinear_explorer(photo_size: int = 32) -> Explorer:
     return Explorer(controls, view, rows, adjust, title="Bilinear kernel explorer")
 
 
-# --------------------------------------------------------------------------------------
-# Transposed convolution
-# --------------------------------------------------------------------------------------
-
-
 def transposed_conv_view(
     size: int = 2,
     kernel_size: int = 2,
@@ -305,7 +321,7 @@ def transposed_conv_view(
     padding: int = 0,
     output_padding: int = 0,
     dilation: int = 1,
-    step: Optional[int] = None,
+    step: int | None = None,
     figure: bool = True,
 ) -> View:
     """What :func:`transposed_conv_explorer` shows: the output size formula, the scatter and the overlap counts.
@@ -317,8 +333,15 @@ def transposed_conv_view(
     ``figure=False`` skips the drawing (the text and numbers stay the same).
     """
     formula = explain_conv_transpose_output_size(size, kernel_size, stride, padding, output_padding, dilation)
-    numbers: Dict[str, Any] = {"size": size, "kernel_size": kernel_size, "stride": stride, "padding": padding,
-                               "output_padding": output_padding, "dilation": dilation, "formula": formula}
+    numbers: dict[str, Any] = {
+        "size": size,
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "output_padding": output_padding,
+        "dilation": dilation,
+        "formula": formula,
+    }
     try:
         out = conv_transpose_output_size(size, kernel_size, stride, padding, output_padding, dilation)
     except ValueError:
@@ -336,10 +359,13 @@ def transposed_conv_view(
         lines.append("step 0: nothing scattered yet")
     else:
         i, j = divmod(step - 1, size)
-        lines.append(f"step {step}/{total}: input pixel ({i}, {j}) = {int(x[i, j])} adds {int(x[i, j])} x kernel "
-                     f"with its top-left tap at ({i * stride}, {j * stride}) of the canvas")
-    numbers.update(output_size=out, step=step, steps=total, overlap_min=int(counts.min()),
-                   overlap_max=int(counts.max()))
+        lines.append(
+            f"step {step}/{total}: input pixel ({i}, {j}) = {int(x[i, j])} adds {int(x[i, j])} x kernel "
+            f"with its top-left tap at ({i * stride}, {j * stride}) of the canvas"
+        )
+    numbers.update(
+        output_size=out, step=step, steps=total, overlap_min=int(counts.min()), overlap_max=int(counts.max())
+    )
     if not figure:
         return View(lines, numbers)
     fig = Figure(figsize=(12, 3.3))
@@ -372,7 +398,7 @@ def transposed_conv_explorer() -> Explorer:
     play = widgets.Play(value=4, min=0, max=4, step=1, interval=800, description="play the steps")
     widgets.jslink((play, "value"), (controls["step"], "value"))
 
-    def adjust(name: str, values: Dict[str, Any]) -> Dict[str, Any]:
+    def adjust(name: str, values: dict[str, Any]) -> dict[str, Any]:
         if name == "size":
             total = values["size"] ** 2
             play.max = total
@@ -392,11 +418,6 @@ def transposed_conv_explorer() -> Explorer:
     return Explorer(controls, view, rows, adjust, title="Transposed convolution explorer")
 
 
-# --------------------------------------------------------------------------------------
-# Checkerboard artifacts
-# --------------------------------------------------------------------------------------
-
-
 def checkerboard_view(kernel_size: int = 3, stride: int = 2, layers: int = 2, method: str = "transposed") -> View:
     """What :func:`checkerboard_explorer` shows: taps per output pixel, and a constant image after 1 and ``layers`` layers.
 
@@ -413,8 +434,9 @@ def checkerboard_view(kernel_size: int = 3, stride: int = 2, layers: int = 2, me
         name = "transposed conv"
     else:
         # Taps per pixel of the stride-1 convolution after nearest upsampling (replicated edges).
-        counts = resize_conv(torch.ones(1, 1, 3, 3), stride, torch.ones(kernel_size, kernel_size),
-                             padding_mode="replicate")[0, 0]
+        counts = resize_conv(
+            torch.ones(1, 1, 3, 3), stride, torch.ones(kernel_size, kernel_size), padding_mode="replicate"
+        )[0, 0]
         name = "resize-conv"
     even = method == "resize" or kernel_size % stride == 0
     if method == "resize":
@@ -422,20 +444,32 @@ def checkerboard_view(kernel_size: int = 3, stride: int = 2, layers: int = 2, me
     elif even:
         reason = f"{kernel_size} is a multiple of {stride}: every output pixel gets {kernel_size // stride} taps per axis: flat"
     else:
-        reason = (f"{kernel_size} is not a multiple of {stride}: output pixels get "
-                  f"{kernel_size // stride} or {kernel_size // stride + 1} taps per axis: a checkerboard")
-    lines = [f"{name}, kernel {kernel_size}, stride {stride}: {reason}",
-             f"a constant image varies by {spread_one:.0%} after 1 layer and by {spread_many:.0%} after "
-             f"{layers} layer{'s' * (layers > 1)} (max - min, relative to the mean)"]
+        reason = (
+            f"{kernel_size} is not a multiple of {stride}: output pixels get "
+            f"{kernel_size // stride} or {kernel_size // stride + 1} taps per axis: a checkerboard"
+        )
+    lines = [
+        f"{name}, kernel {kernel_size}, stride {stride}: {reason}",
+        f"a constant image varies by {spread_one:.0%} after 1 layer and by {spread_many:.0%} after "
+        f"{layers} layer{'s' * (layers > 1)} (max - min, relative to the mean)",
+    ]
     fig = Figure(figsize=(10.5, 3.5))
     axes = fig.subplots(1, 3)
-    draw_grid(axes[0], counts, title=f"taps per output pixel (3x3 input)", vmin=0)
+    draw_grid(axes[0], counts, title="taps per output pixel (3x3 input)", vmin=0)
     draw_checkerboard(axes[1], one, "constant image, 1 layer")
     draw_checkerboard(axes[2], many, f"constant image, {layers} layer{'s' * (layers > 1)}")
     _fixed_layout(fig)
-    numbers = {"kernel_size": kernel_size, "stride": stride, "layers": layers, "method": method,
-               "spread_one": spread_one, "spread_many": spread_many, "even": even,
-               "size_one": tuple(one.shape), "size_many": tuple(many.shape)}
+    numbers = {
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "layers": layers,
+        "method": method,
+        "spread_one": spread_one,
+        "spread_many": spread_many,
+        "even": even,
+        "size_one": tuple(one.shape),
+        "size_many": tuple(many.shape),
+    }
     return View(lines, numbers, fig)
 
 
@@ -450,84 +484,12 @@ def checkerboard_explorer() -> Explorer:
         "kernel_size": _slider("kernel_size", 3, 1, 8),
         "stride": _slider("stride", 2, 1, 4),
         "layers": _slider("layers", 2, 1, 3),
-        "method": widgets.ToggleButtons(options=[("transposed conv", "transposed"), ("resize-conv", "resize")],
-                                        value="transposed", description="method"),
+        "method": widgets.ToggleButtons(
+            options=[("transposed conv", "transposed"), ("resize-conv", "resize")],
+            value="transposed",
+            description="method",
+        ),
     }
     c = controls
     rows = [widgets.HBox([c["kernel_size"], c["stride"], c["layers"]]), c["method"]]
     return Explorer(controls, checkerboard_view, rows, title="Checkerboard artifacts explorer")
-
-
-# --------------------------------------------------------------------------------------
-# Predictions
-# --------------------------------------------------------------------------------------
-
-
-def prediction_view(
-    image: Tensor,
-    pred: Tensor,
-    alpha: float = 0.5,
-    classes: Optional[Sequence[str]] = None,
-    colormap: Optional[Any] = None,
-    title: str = "",
-) -> View:
-    """The image and its prediction overlaid with opacity ``alpha``, with the classes found listed."""
-    from .viz import show_overlay
-
-    found = torch.unique(pred).tolist()
-    names = [classes[i] if classes is not None and 0 <= i < len(classes) else str(i) for i in found]
-    lines = [f"{title}{image.shape[-2]}x{image.shape[-1]} image; classes predicted: {', '.join(names)}"]
-    fig = Figure(figsize=(9, 3.6))
-    axes = fig.subplots(1, 2)
-    show_images_side_by_side([image], ["image"], axes=[axes[0]])
-    show_overlay(image, pred, alpha=alpha, classes=classes, colormap=colormap, ax=axes[1])
-    _fixed_layout(fig, right=0.8)  # room for the legend on the right
-    return View(lines, {"classes_found": found, "alpha": alpha, "size": tuple(pred.shape)}, fig)
-
-
-def prediction_explorer(
-    net: torch.nn.Module,
-    images: Sequence[Tensor],
-    classes: Optional[Sequence[str]] = None,
-    colormap: Optional[Any] = None,
-    crop_size: Optional[Sequence[int]] = None,
-) -> Explorer:
-    """Pick an image, a full-image mode (pad / tile) and the overlay's opacity; see the net's prediction.
-
-    ``images`` are uint8 ``[3, H, W]`` tensors of any size. Predictions come from
-    :func:`fcnlib.predict.predict_full` and are remembered, so changing the opacity or going
-    back to an image is instant. ``crop_size`` is the tile size for ``mode="tile"``
-    (default: the current profile's crop size).
-    """
-    from .predict import predict_full
-
-    images = list(images)
-    if not images:
-        raise ValueError("images is empty: pass a list of uint8 [3, H, W] image tensors")
-    if crop_size is None:
-        from .profiles import profile
-
-        crop_size = profile().crop_size
-    cache: Dict[Any, Tensor] = {}
-
-    def view(index: int, mode: str, alpha: float) -> View:
-        key = (index, mode)
-        seconds = 0.0
-        if key not in cache:
-            start = time.perf_counter()
-            cache[key] = predict_full(net, images[index], crop_size=tuple(crop_size), mode=mode)
-            seconds = time.perf_counter() - start
-        result = prediction_view(images[index], cache[key], alpha, classes, colormap, title=f"image {index}: ")
-        result.lines.append(f"mode {mode!r}" + (f" (prediction took {seconds:.2f} s)" if seconds else " (cached)"))
-        result.numbers.update(index=index, mode=mode)
-        return result
-
-    controls = {
-        "index": widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="image"),
-        "mode": widgets.ToggleButtons(options=[("pad", "pad"), ("tile", "tile")], value="pad", description="mode"),
-        "alpha": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="opacity",
-                                     continuous_update=False),
-    }
-    c = controls
-    rows = [widgets.HBox([c["index"], c["alpha"]]), c["mode"]]
-    return Explorer(controls, view, rows, title="Prediction explorer")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from fcnlib import conv_output_size, conv_transpose_output_size, upsampling_params
-from fcnlib.arithmetic import explain_conv_transpose_output_size
+from fcnlib.shapes import explain_conv_transpose_output_size
 
 
 def _torch_conv_size(n, k, s, p, d):
@@ -22,8 +22,14 @@ def _torch_tconv_size(n, k, s, p, op, d):
 
 def _settings(rng, n=400):
     for _ in range(n):
-        yield (rng.randint(1, 12), rng.randint(1, 7), rng.randint(1, 4), rng.randint(0, 5),
-               rng.randint(0, 4), rng.randint(1, 3))
+        yield (
+            rng.randint(1, 12),
+            rng.randint(1, 7),
+            rng.randint(1, 4),
+            rng.randint(0, 5),
+            rng.randint(0, 4),
+            rng.randint(1, 3),
+        )
 
 
 def test_conv_output_size_matches_conv2d_including_refusals():
@@ -64,7 +70,9 @@ def test_pairs_and_the_seed_numbers():
     # a pair in one argument only makes the result a pair
     assert conv_transpose_output_size(10, (64, 4), (32, 2), (16, 1)) == (320, 20)
     layer = nn.ConvTranspose2d(1, 1, (3, 5), stride=(2, 3), padding=(1, 2), output_padding=(1, 0))
-    assert conv_transpose_output_size((7, 9), (3, 5), (2, 3), (1, 2), (1, 0)) == tuple(layer(torch.zeros(1, 1, 7, 9)).shape[-2:])
+    assert conv_transpose_output_size((7, 9), (3, 5), (2, 3), (1, 2), (1, 0)) == tuple(
+        layer(torch.zeros(1, 1, 7, 9)).shape[-2:]
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from fcnlib.boundary import boundary_band, boundary_miou, evaluate_with_boundary, restrict_to_band
+from fcnlib.metrics import boundary_band, restrict_to_band
+from fcnlib.training import boundary_miou, evaluate_with_boundary
 
 VOID = 255
 
@@ -123,8 +124,9 @@ def reference_miou(preds: list, targets: list, width: int, num_classes: int) -> 
 def test_boundary_miou_against_counting() -> None:
     rng = np.random.default_rng(7)
     num_classes = 4
-    targets = [torch.from_numpy(np.stack([random_label_map(rng, 16, 16, num_classes) for _ in range(2)]))
-               for _ in range(3)]
+    targets = [
+        torch.from_numpy(np.stack([random_label_map(rng, 16, 16, num_classes) for _ in range(2)])) for _ in range(3)
+    ]
     # Predictions: the target, blurred at the edges by a shifted copy, plus noise.
     preds = []
     for t in targets:

@@ -12,9 +12,9 @@ import re
 import socket
 import tarfile
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -27,8 +27,8 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
-        self.files: Dict[str, bytes] = {}
-        self.requests: List[Tuple[str, Optional[str]]] = []  # (path, Range header)
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.cut_next: set = set()  # paths whose next answer stops halfway
         self.honour_range = True
 
@@ -83,7 +83,7 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def voc_tar(tmp_path_factory) -> Tuple[bytes, str]:
+def voc_tar(tmp_path_factory) -> tuple[bytes, str]:
     """A VOC-format tar (``VOCdevkit/VOC2012/...``) and its sha1, big enough for several chunks."""
     src = tmp_path_factory.mktemp("src")
     make_synthetic_voc(src, 8, 4, image_size=(96, 128))
@@ -237,8 +237,9 @@ def test_members_outside_the_target_are_refused(server: Server, tmp_path: Path, 
     server.files["/evil.tar"] = payload
     root = tmp_path / "a" / "b"
     with pytest.raises(ValueError, match="refusing to extract"):
-        download_voc(root, mirrors=[server.url("/evil.tar")], sha1=hashlib.sha1(payload).hexdigest(),
-                     timeout=5, progress=False)
+        download_voc(
+            root, mirrors=[server.url("/evil.tar")], sha1=hashlib.sha1(payload).hexdigest(), timeout=5, progress=False
+        )
     assert not list(tmp_path.rglob("evil.txt")) and not (root / "VOCdevkit").exists()
     assert not list(root.glob(".voc-extract-*"))
 

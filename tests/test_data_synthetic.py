@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from d2l import torch as d2l  # the reference (installed by make setup)
 from PIL import Image
 
 from fcnlib.data import SHAPES, VOCDataset, make_synthetic_voc
-
-from d2l import torch as d2l  # the reference (installed by make setup)
 
 # d2l reads images with torchvision.io, which warns that it is deprecated (torchvision >= 0.29).
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
@@ -122,15 +121,18 @@ def test_refuses_to_overwrite_a_real_dataset(tmp_path: Path) -> None:
         make_synthetic_voc(tmp_path, 2, 1, image_size=(32, 32))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_train=0, n_val=1), "n_train"),
-    (dict(n_train=2, n_val=-1), "n_val"),
-    (dict(n_train=2, n_val=1, shapes=("disc", "blob")), "shapes"),
-    (dict(n_train=2, n_val=1, image_size=(8, 8)), "at least 16"),
-    (dict(n_train=2, n_val=1, max_objects=0), "max_objects"),
-    (dict(n_train=2, n_val=1, radius=(0.5, 0.2)), "radius"),
-    (dict(n_train=2, n_val=1, color_hint=1.5), "color_hint"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_train=0, n_val=1), "n_train"),
+        (dict(n_train=2, n_val=-1), "n_val"),
+        (dict(n_train=2, n_val=1, shapes=("disc", "blob")), "shapes"),
+        (dict(n_train=2, n_val=1, image_size=(8, 8)), "at least 16"),
+        (dict(n_train=2, n_val=1, max_objects=0), "max_objects"),
+        (dict(n_train=2, n_val=1, radius=(0.5, 0.2)), "radius"),
+        (dict(n_train=2, n_val=1, color_hint=1.5), "color_hint"),
+    ],
+)
 def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_synthetic_voc(tmp_path, **kwargs)

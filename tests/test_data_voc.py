@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -22,13 +21,25 @@ from PIL import Image
 from torchvision.transforms import v2
 
 import fcnlib.data as data
-from fcnlib.data import (VOC_CLASSES, VOC_COLORMAP, VOCDataset, denormalize, load_data_voc, make_synthetic_voc,
-                         normalize_image, voc_palette)
+from fcnlib.data import (
+    VOC_CLASSES,
+    VOC_COLORMAP,
+    VOCDataset,
+    denormalize,
+    load_data_voc,
+    make_synthetic_voc,
+    normalize_image,
+    voc_palette,
+)
 
 
 # ----------------------------------------------------------------------------- helpers
-def write_tree(root: Path, items: Dict[str, Tuple[Image.Image, Image.Image]], split: str = "train",
-               image_format: Optional[str] = None) -> Path:
+def write_tree(
+    root: Path,
+    items: dict[str, tuple[Image.Image, Image.Image]],
+    split: str = "train",
+    image_format: str | None = None,
+) -> Path:
     """A VOC2012 folder under ``root`` holding the given (image, label) pairs in one split."""
     voc = root / "VOCdevkit" / "VOC2012"
     for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
@@ -47,7 +58,7 @@ def palette_label(indices: np.ndarray) -> Image.Image:
     return label
 
 
-def coordinate_pair(h: int, w: int) -> Tuple[Image.Image, Image.Image]:
+def coordinate_pair(h: int, w: int) -> tuple[Image.Image, Image.Image]:
     """An image whose pixel (y, x) is (x, y, 77) and a label of 8x8 checks: positions can be read back."""
     yy, xx = np.mgrid[0:h, 0:w]
     rgb = np.stack([xx, yy, np.full_like(xx, 77)], -1).astype(np.uint8)
@@ -138,8 +149,10 @@ def test_image_modes_become_rgb(tmp_path: Path) -> None:
     rgba = rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)
     cmyk = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).convert("CMYK")
     label = palette_label(np.zeros((20, 30)))
-    voc = write_tree(tmp_path, {"gray": (Image.fromarray(gray), label), "rgba": (Image.fromarray(rgba), label),
-                                "cmyk": (cmyk, label)})
+    voc = write_tree(
+        tmp_path,
+        {"gray": (Image.fromarray(gray), label), "rgba": (Image.fromarray(rgba), label), "cmyk": (cmyk, label)},
+    )
     ds = VOCDataset(tmp_path)
     images = {name: ds.read_raw(i)[0] for i, name in enumerate(ds.names)}
     for name, image in images.items():
@@ -199,8 +212,13 @@ def test_padding_keeps_every_image_that_d2l_drops(tmp_path: Path) -> None:
     crop = (48, 64)
     sizes = {"big": (60, 80), "short": (40, 80), "narrow": (60, 50), "small": (30, 40), "exact": (48, 64)}
     rng = np.random.default_rng(1)
-    items = {name: (Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)),
-                    palette_label(rng.integers(0, 21, (h, w)))) for name, (h, w) in sizes.items()}
+    items = {
+        name: (
+            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)),
+            palette_label(rng.integers(0, 21, (h, w))),
+        )
+        for name, (h, w) in sizes.items()
+    }
     voc = write_tree(tmp_path, items)
     reference = d2l.VOCSegDataset(True, crop, str(voc))
     kept = sum(h >= crop[0] and w >= crop[1] for h, w in sizes.values())
@@ -245,7 +263,7 @@ def test_normalize_and_denormalize() -> None:
         normalize_image(np.zeros((3, 4, 4)))
 
 
-def _locate(image: torch.Tensor) -> Tuple[int, int, bool]:
+def _locate(image: torch.Tensor) -> tuple[int, int, bool]:
     """Where a crop of a coordinate image came from: (top, left, flipped)."""
     rgb = (denormalize(image) * 255).round().long()
     x, y = rgb[0], rgb[1]
@@ -265,8 +283,8 @@ def test_crops_of_image_and_label_stay_aligned(tmp_path: Path, flip: bool) -> No
     for _ in range(12):
         image, label = ds[0]
         top, left, flipped = _locate(image)
-        expect_image = full_image[:, top:top + crop[0], left:left + crop[1]]
-        expect_label = full_label[top:top + crop[0], left:left + crop[1]]
+        expect_image = full_image[:, top : top + crop[0], left : left + crop[1]]
+        expect_label = full_label[top : top + crop[0], left : left + crop[1]]
         if flipped:
             expect_image, expect_label = expect_image.flip(-1), expect_label.flip(-1)
         assert torch.equal(image, expect_image) and torch.equal(label, expect_label)
@@ -277,8 +295,9 @@ def test_crops_of_image_and_label_stay_aligned(tmp_path: Path, flip: bool) -> No
 
 
 def test_val_crops_are_central_and_repeatable(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"grid": coordinate_pair(90, 120), "tiny": coordinate_pair(40, 50)}, split="val",
-               image_format="PNG")
+    write_tree(
+        tmp_path, {"grid": coordinate_pair(90, 120), "tiny": coordinate_pair(40, 50)}, split="val", image_format="PNG"
+    )
     full = VOCDataset(tmp_path, "val")
     with pytest.raises(ValueError, match="augmentation for training"):
         VOCDataset(tmp_path, "val", crop_size=(64, 96), flip=True)

@@ -9,18 +9,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fcnlib.explain import (
+from fcnlib.data import sample_photo
+from fcnlib.upsampling import (
+    bilinear_kernel,
     bilinear_settings,
     bilinear_transposed_conv,
     checkerboard,
     conv_matrix,
+    overlap_map,
     phase_sums,
     resize_conv,
-    sample_photo,
     scatter_step,
     spread,
 )
-from fcnlib.upsampling import bilinear_kernel, overlap_map, scatter_footprint
 
 SETTINGS = [
     # size (h, w), kernel (h, w), stride, padding, output_padding, dilation
@@ -35,13 +36,20 @@ SETTINGS = [
 
 
 def _torch_conv_transpose(x, kernel, stride, padding, output_padding, dilation):
-    return F.conv_transpose2d(x[None, None], kernel[None, None], stride=stride, padding=padding,
-                              output_padding=output_padding, dilation=dilation)[0, 0]
+    return F.conv_transpose2d(
+        x[None, None],
+        kernel[None, None],
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+    )[0, 0]
 
 
 @pytest.mark.parametrize("size, ksize, stride, padding, output_padding, dilation", SETTINGS)
 def test_scatter_step_every_step_matches_conv_transpose2d_of_the_pixels_so_far(
-        size, ksize, stride, padding, output_padding, dilation):
+    size, ksize, stride, padding, output_padding, dilation
+):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(*size, generator=g)
     kernel = torch.randn(*ksize, generator=g)
@@ -55,8 +63,9 @@ def test_scatter_step_every_step_matches_conv_transpose2d_of_the_pixels_so_far(
         torch.testing.assert_close(s.output, expected, rtol=1e-5, atol=1e-5)
         assert s.num_steps == total and s.step == step
     final = scatter_step(x, kernel, None, stride, padding, output_padding, dilation)
-    torch.testing.assert_close(final.output, _torch_conv_transpose(x, kernel, stride, padding, output_padding,
-                                                                   dilation), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        final.output, _torch_conv_transpose(x, kernel, stride, padding, output_padding, dilation), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_scatter_step_d2l_example():
@@ -71,13 +80,26 @@ def test_scatter_step_d2l_example():
 
 
 @pytest.mark.parametrize("size, ksize, stride, padding, output_padding, dilation", SETTINGS)
-def test_scatter_step_footprint_matches_scatter_footprint(size, ksize, stride, padding, output_padding, dilation):
+def test_scatter_step_footprint_matches_pytorch(size, ksize, stride, padding, output_padding, dilation):
     x = torch.ones(*size)
     for step in range(1, x.numel() + 1):
         s = scatter_step(x, torch.ones(*ksize), step, stride, padding, output_padding, dilation)
         top, left, h, w = s.crop
-        kept = s.footprint[top:top + h, left:left + w]
-        expected = scatter_footprint(size, ksize, stride, padding, output_padding, dilation, index=s.index)
+        kept = s.footprint[top : top + h, left : left + w]
+        # Independent reference: PyTorch's transposed convolution of a one-hot input with a ones kernel.
+        one_hot = torch.zeros(1, 1, *size)
+        one_hot[0, 0, s.index[0], s.index[1]] = 1.0
+        expected = (
+            torch.nn.functional.conv_transpose2d(
+                one_hot,
+                torch.ones(1, 1, *ksize),
+                stride=stride,
+                padding=padding,
+                output_padding=output_padding,
+                dilation=dilation,
+            )[0, 0]
+            != 0
+        )
         assert torch.equal(kept, expected)
 
 
@@ -122,8 +144,9 @@ def test_conv_matrix_matches_conv2d_and_its_transpose_matches_conv_transpose2d()
         # W.T maps y's shape back to x's; output_padding picks x's size among the candidates.
         z = torch.randn(*y.shape, generator=g)
         op = ((h + 2 * padding - k) % stride, (w + 2 * padding - k) % stride)
-        back = F.conv_transpose2d(z[None, None], kernel[None, None], stride=stride, padding=padding,
-                                  output_padding=op)[0, 0]
+        back = F.conv_transpose2d(z[None, None], kernel[None, None], stride=stride, padding=padding, output_padding=op)[
+            0, 0
+        ]
         assert back.shape == (h, w)
         torch.testing.assert_close(W.T @ z.flatten(), back.flatten(), rtol=1e-5, atol=1e-5)
 
@@ -149,7 +172,8 @@ def test_bilinear_settings_give_exactly_factor_times_the_size_in_pytorch(factor)
             assert factor == 1 and kernel_size % 2 == 0, err
             with pytest.raises(RuntimeError):
                 nn.ConvTranspose2d(1, 1, kernel_size, 1, (kernel_size - 1) // 2 + 1, output_padding=1)(
-                    torch.ones(1, 1, 3, 3))
+                    torch.ones(1, 1, 3, 3)
+                )
             continue
         layer = nn.ConvTranspose2d(1, 1, kernel_size, stride, padding, output_padding=output_padding, bias=False)
         for n in (1, 3, 5):
@@ -207,8 +231,9 @@ def test_resize_conv_matches_interpolate_then_conv2d_same(k):
         # replicate: the same as padding nearest-upsampled x by repeating its edge pixels
         up = F.interpolate(x, scale_factor=factor, mode="nearest")
         padded = F.pad(up, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2), mode="replicate")
-        torch.testing.assert_close(resize_conv(x, factor, weight, padding_mode="replicate"),
-                                   F.conv2d(padded, weight), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            resize_conv(x, factor, weight, padding_mode="replicate"), F.conv2d(padded, weight), rtol=1e-4, atol=1e-5
+        )
     # a 2-D kernel is applied to each channel on its own
     k2 = torch.randn(k, k, generator=g)
     ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k2.expand(3, 1, k, k), padding="same", groups=3)
@@ -220,7 +245,7 @@ def _matches_some_window(img, big, period):
     n = img.shape[0]
     start = (big.shape[0] - n) // 2 // period * period
     for r, c in itertools.product(range(period), repeat=2):
-        window = big[start + r:start + r + n, start + c:start + c + n]
+        window = big[start + r : start + r + n, start + c : start + c + n]
         if window.shape == img.shape and torch.allclose(window, img, atol=1e-5):
             return True
     return False
@@ -230,21 +255,23 @@ def _matches_some_window(img, big, period):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_checkerboard_is_the_middle_of_a_large_constant_image(kernel_size, stride, layers):
     img = checkerboard(kernel_size, stride, layers, size=2)
-    assert img.shape == (2 * stride ** layers,) * 2
+    assert img.shape == (2 * stride**layers,) * 2
     # Reference: a big constant image through plain conv_transpose2d layers (no tricks), then its middle.
     big = torch.ones(1, 1, 16, 16)
     weight = torch.full((1, 1, kernel_size, kernel_size), (stride / kernel_size) ** 2)
     for _ in range(layers):
         big = F.conv_transpose2d(big, weight, stride=stride)
-    assert _matches_some_window(img, big[0, 0], stride ** layers)
+    assert _matches_some_window(img, big[0, 0], stride**layers)
     if layers == 1:
         # one layer: the overlap counts' pattern, scaled so the mean is 1
         counts = overlap_map(12, kernel_size, stride) * (stride / kernel_size) ** 2
         assert _matches_some_window(img, counts, stride)
     flat = kernel_size % stride == 0
     assert (spread(img)[2] < 1e-6) == flat
-    torch.testing.assert_close(checkerboard(kernel_size, stride, layers, 2, method="resize"),
-                               torch.ones(2 * stride ** layers, 2 * stride ** layers))
+    torch.testing.assert_close(
+        checkerboard(kernel_size, stride, layers, 2, method="resize"),
+        torch.ones(2 * stride**layers, 2 * stride**layers),
+    )
 
 
 def test_checkerboard_artifacts_compound_with_layers():

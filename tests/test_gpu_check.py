@@ -39,10 +39,16 @@ def conv_flops(n, c_in, c_out, h_out, w_out, k):
 
 # ----------------------------------------------------------------- no CUDA
 
+
 def test_without_cuda_the_command_says_what_to_do_and_exits_2(tmp_path):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", OUT="")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == gpu_check.EXIT_NO_CUDA == 2
     assert "CUDA is not available on this machine: gpu_check runs only on a CUDA GPU" in proc.stderr
     assert "wheels.sh" in proc.stderr and "--dry-run" in proc.stderr
@@ -51,20 +57,44 @@ def test_without_cuda_the_command_says_what_to_do_and_exits_2(tmp_path):
 
 # ----------------------------------------------------------------- the table
 
+
 def synthetic_results(ours=3300.0, d2l=600.0, acc_ours=0.851, acc_d2l=0.84):
     return {
-        "device": "NVIDIA H100 80GB HBM3", "profile": "full", "dry_run": False,
+        "device": "NVIDIA H100 80GB HBM3",
+        "profile": "full",
+        "dry_run": False,
         "chapters": [
-            dict(name="01_bilinear_kernel", passed=True, seconds=12.34, timed_out=False, summary="14 passed", peak_mib=1024.0),
-            dict(name="04_training", passed=False, seconds=300.0, timed_out=False, summary="9 passed, 1 failed", peak_mib=None),
+            dict(
+                name="01_bilinear_kernel",
+                passed=True,
+                seconds=12.34,
+                timed_out=False,
+                summary="14 passed",
+                peak_mib=1024.0,
+            ),
+            dict(
+                name="04_training",
+                passed=False,
+                seconds=300.0,
+                timed_out=False,
+                summary="9 passed, 1 failed",
+                peak_mib=None,
+            ),
         ],
-        "train": dict(passed=True, peak_mib=20480.0, settings=dict(crop=[320, 480], batch=32, epochs=5, data="synthetic")),
+        "train": dict(
+            passed=True, peak_mib=20480.0, settings=dict(crop=[320, 480], batch=32, epochs=5, data="synthetic")
+        ),
         "trainers": {
-            "fcnlib": dict(examples_per_s=ours, pixel_acc=acc_ours, peak_mem_bytes=9 * 2 ** 30),
+            "fcnlib": dict(examples_per_s=ours, pixel_acc=acc_ours, peak_mem_bytes=9 * 2**30),
             "d2l": dict(examples_per_s=d2l, pixel_acc=acc_d2l, peak_mem_bytes=None),
         },
-        "flops": dict(total=1.0951e12, per_image=34.22e9, bf16_matmul_flops=800e12, floor_images_per_s=23378.0,
-                      memory_floor_images_per_s=11500.0),
+        "flops": dict(
+            total=1.0951e12,
+            per_image=34.22e9,
+            bf16_matmul_flops=800e12,
+            floor_images_per_s=23378.0,
+            memory_floor_images_per_s=11500.0,
+        ),
     }
 
 
@@ -103,24 +133,51 @@ def test_table_marks_missing_numbers_and_unmet_goals():
 
 # ----------------------------------------------------------------- packages and pytest output
 
+
 def test_missing_packages_and_offline_install_commands(tmp_path):
     present = {"nbformat", "ipykernel", "ipywidgets", "jupyter_client", "pytest", "tqdm", "torchmetrics"}
     missing = gpu_check.missing_packages(lambda name: object() if name in present else None)
     assert missing == ["nbval", "nbclient", "d2l"]
     commands = gpu_check.install_commands(missing, tmp_path, python="py")
     assert commands == [
-        ["py", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--find-links", str(tmp_path),
-         "nbval", "nbclient"],
-        ["py", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--find-links", str(tmp_path),
-         "--no-deps", "d2l==1.0.3"],
+        [
+            "py",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--find-links",
+            str(tmp_path),
+            "nbval",
+            "nbclient",
+        ],
+        [
+            "py",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--find-links",
+            str(tmp_path),
+            "--no-deps",
+            "d2l==1.0.3",
+        ],
     ]
     with pytest.raises(ValueError, match="not a package gpu_check installs"):
         gpu_check.install_commands(["torch"], tmp_path)
 
 
 def test_fallback_installs_only_wheels_of_absent_distributions(tmp_path):
-    for name in ("nbval-0.11.0-py2.py3-none-any.whl", "typing_extensions-4.15.0-py3-none-any.whl",
-                 "pyzmq-27.3.0-cp312-abi3-manylinux_2_26_x86_64.manylinux_2_28_x86_64.whl", "notes.txt"):
+    for name in (
+        "nbval-0.11.0-py2.py3-none-any.whl",
+        "typing_extensions-4.15.0-py3-none-any.whl",
+        "pyzmq-27.3.0-cp312-abi3-manylinux_2_26_x86_64.manylinux_2_28_x86_64.whl",
+        "notes.txt",
+    ):
         (tmp_path / name).write_text("")
     rest = gpu_check.uninstalled_wheels(tmp_path, installed=lambda name: name == "typing_extensions")
     assert [p.name.split("-")[0] for p in rest] == ["nbval", "pyzmq"]
@@ -129,7 +186,7 @@ def test_fallback_installs_only_wheels_of_absent_distributions(tmp_path):
 def test_wheels_script_and_gpu_check_ask_for_the_same_packages():
     script = (ROOT / "benchmarks" / "wheels.sh").read_text()
     line = next(l for l in script.splitlines() if l.startswith("PACKAGES=("))
-    assert line[len("PACKAGES=("):-1].split() == list(gpu_check.REQUIRED_PACKAGES.values())
+    assert line[len("PACKAGES=(") : -1].split() == list(gpu_check.REQUIRED_PACKAGES.values())
     assert all(f'"{spec}"' in script for spec in gpu_check.NODEPS_PACKAGES.values())
 
 
@@ -147,6 +204,7 @@ def test_find_chapters_keeps_numbered_notebooks_in_order(tmp_path):
 
 
 # ----------------------------------------------------------------- FLOP counter against hand counts
+
 
 def test_one_conv_layer_flops_match_the_formula():
     conv = nn.Conv2d(3, 8, kernel_size=3, padding=1, bias=False)
@@ -213,19 +271,27 @@ def test_floor_is_rate_over_work_and_rejects_nonsense():
 
 # ----------------------------------------------------------------- the steps' commands
 
+
 def test_train_command_uses_flags_train_vs_d2l_accepts():
     train_vs_d2l = _load("train_vs_d2l")
     for dry_run in (True, False):
         settings = gpu_check.run_settings(dry_run)
         args = train_vs_d2l.parse_args(gpu_check.train_command(settings, Path("x.json"))[2:])
         assert (tuple(args.crop), args.batch, args.epochs, args.device) == (
-            tuple(settings["crop"]), settings["batch"], settings["epochs"], settings["device"])
+            tuple(settings["crop"]),
+            settings["batch"],
+            settings["epochs"],
+            settings["device"],
+        )
     full = gpu_check.run_settings(False)
     assert (full["crop"], full["batch"], full["profile"]) == ((320, 480), 32, "full")  # the seed's settings
 
 
 def test_trainer_rows_read_train_vs_d2l_keys():
-    raw = {"fcnlib": {"examples_per_sec": 3100.0, "test_pixel_acc": 0.8}, "d2l": {"examples_per_sec": 500.0, "test_pixel_acc": 0.79}}
+    raw = {
+        "fcnlib": {"examples_per_sec": 3100.0, "test_pixel_acc": 0.8},
+        "d2l": {"examples_per_sec": 500.0, "test_pixel_acc": 0.79},
+    }
     rows = gpu_check.trainer_rows(raw)
     assert rows["fcnlib"] == {"examples_per_s": 3100.0, "pixel_acc": 0.8, "peak_mem_bytes": None}
     assert rows["d2l"]["examples_per_s"] == 500.0
@@ -247,9 +313,26 @@ def test_dry_run_times_each_chapter_under_nbval_and_writes_the_results(tmp_path)
     _notebook(notebooks / "02_broken.ipynb", "assert 1 + 1 == 3, 'a failing chapter'")
     _notebook(notebooks / "03_skipped.ipynb", "print('not selected')")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry-run", "--steps", "chapters,flops",
-                           "--chapters", "01", "02", "--notebooks", str(notebooks), "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_check.py"),
+            "--dry-run",
+            "--steps",
+            "chapters,flops",
+            "--chapters",
+            "01",
+            "02",
+            "--notebooks",
+            str(notebooks),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == gpu_check.EXIT_FAILED, proc.stdout + proc.stderr  # one chapter fails
     results = json.loads((out / "gpu_check_dry_run.json").read_text())
     assert [(c["name"], c["passed"]) for c in results["chapters"]] == [("01_ok", True), ("02_broken", False)]

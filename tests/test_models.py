@@ -11,13 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from test_upsampling import seed_bilinear_kernel
 from torch import nn
 
 import fcnlib
-from fcnlib import models
-from fcnlib.models import fcn_resnet18, imagenet_weights_path
-
-from test_upsampling import seed_bilinear_kernel
+from fcnlib.model import fcn_resnet18
+from fcnlib.weights import imagenet_weights_path
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +24,7 @@ def isolated_hub(tmp_path, monkeypatch):
     """Every test gets an empty torch hub cache and an unreachable weights URL."""
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
-    monkeypatch.setattr(models, "_warned_offline", False)
+    monkeypatch.setattr(fcnlib.weights, "_warned_offline", False)
     monkeypatch.setenv("FCNLIB_RESNET18_URL", f"http://127.0.0.1:{_closed_port()}/resnet18-f37072fd.pth")
     yield
     torch.hub.set_dir(old)
@@ -49,7 +48,18 @@ def test_output_shape(variant, size):
 def test_seed_layout_and_stage_shapes():
     net = fcn_resnet18(weights=None)
     names = [n for n, _ in net.named_children()]
-    assert names == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "final_conv", "transpose_conv"]
+    assert names == [
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "final_conv",
+        "transpose_conv",
+    ]
     t = net.transpose_conv
     assert (t.kernel_size, t.stride, t.padding) == ((64, 64), (32, 32), (16, 16))
     # The backbone is exactly torchvision's ResNet-18 without avgpool and fc (the seed's net[:-2]).
@@ -60,8 +70,12 @@ def test_seed_layout_and_stage_shapes():
     with torch.no_grad():
         feats = ref(x)
         assert feats.shape == (1, 512, 10, 15)
-        expected = F.conv_transpose2d(F.conv2d(feats, net.final_conv.weight, net.final_conv.bias),
-                                      net.transpose_conv.weight, stride=32, padding=16)
+        expected = F.conv_transpose2d(
+            F.conv2d(feats, net.final_conv.weight, net.final_conv.bias),
+            net.transpose_conv.weight,
+            stride=32,
+            padding=16,
+        )
         assert torch.allclose(net(x), expected, atol=1e-5)
 
 

@@ -1,15 +1,15 @@
-"""The project's set-up files agree with each other, and every chapter with fcnlib._repo."""
+"""The project's set-up files agree with each other, and every chapter with tools.repo."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 
-import fcnlib
-from fcnlib.notebook_setup import SETUP_MARKER, badge_line, setup_cell_source
+from tools import repo
+from tools.notebook_setup import SETUP_MARKER, badge_line, setup_cell_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -55,11 +55,11 @@ def test_there_are_chapters():
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_chapter_badge_and_setup_cell_come_from_fcnlib_repo(path):
+def test_chapter_badge_and_setup_cell_come_from_the_repo_constant(path):
     nb = nbformat.read(str(path), as_version=4)
     assert nb.cells[0].cell_type == "markdown"
     assert nb.cells[0].source.splitlines()[0] == badge_line(path.name)
-    assert fcnlib.REPOSITORY in nb.cells[0].source
+    assert repo.REPOSITORY in nb.cells[0].source
     setup = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(SETUP_MARKER)]
     assert len(setup) == 1 and setup[0].source == setup_cell_source()
     assert nb.cells.index(setup[0]) <= 2
@@ -68,7 +68,7 @@ def test_chapter_badge_and_setup_cell_come_from_fcnlib_repo(path):
         if cell.cell_type == "code":
             for line in cell.source.splitlines():
                 if re.search(r"\bpip install\b", line):
-                    assert fcnlib.colab_install_command() in line, line
+                    assert repo.colab_install_command() in line, line
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -86,16 +86,18 @@ def test_chapter_outputs_are_stored_small_and_executed(path):
 def test_readme_badges_use_the_repository_constant():
     readme = (ROOT / "README.md").read_text()
     for path in CHAPTERS:
-        assert fcnlib.colab_url(path.name) in readme
+        assert repo.colab_url(path.name) in readme
 
 
 def test_sync_rewrites_a_forked_badge(tmp_path, monkeypatch):
-    import fcnlib.notebook_setup as ns
-    from fcnlib import _repo
+    import tools.notebook_setup as ns
+    from tools import repo as _repo
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(badge_line("01_x.ipynb") + "\n# Title"),
-                nbformat.v4.new_code_cell(setup_cell_source())]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(badge_line("01_x.ipynb") + "\n# Title"),
+        nbformat.v4.new_code_cell(setup_cell_source()),
+    ]
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, str(path))
     monkeypatch.setattr(_repo, "REPOSITORY", "someone/fork")
@@ -107,29 +109,52 @@ def test_sync_rewrites_a_forked_badge(tmp_path, monkeypatch):
 
 def test_stored_progress_bars_become_their_final_text():
     """notebook_setup.execute stores tqdm's widgets as the text of their last state."""
-    from fcnlib.notebook_setup import freeze_progress_bars
+    from tools.notebook_setup import freeze_progress_bars
 
     def model(name, **state):
-        return {"model_name": name, "model_module": "@jupyter-widgets/controls", "model_module_version": "2.0.0",
-                "state": dict(_model_name=name, **state)}
+        return {
+            "model_name": name,
+            "model_module": "@jupyter-widgets/controls",
+            "model_module_version": "2.0.0",
+            "state": dict(_model_name=name, **state),
+        }
 
     nb = nbformat.v4.new_notebook()
     view = {"model_id": "box", "version_major": 2, "version_minor": 0}
     cell = nbformat.v4.new_code_cell("train()")
-    cell.outputs = [nbformat.v4.new_output("display_data", data={
-        "application/vnd.jupyter.widget-view+json": view, "text/plain": "epoch 1/3:   0%|          | 0/60"})]
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"application/vnd.jupyter.widget-view+json": view, "text/plain": "epoch 1/3:   0%|          | 0/60"},
+        )
+    ]
     other = nbformat.v4.new_code_cell("slider")
-    other.outputs = [nbformat.v4.new_output("display_data", data={
-        "application/vnd.jupyter.widget-view+json": dict(view, model_id="slider"), "text/plain": "IntSlider()"})]
+    other.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": dict(view, model_id="slider"),
+                "text/plain": "IntSlider()",
+            },
+        )
+    ]
     nb.cells = [cell, other]
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": {
-        "box": model("HBoxModel", children=["IPY_MODEL_pre", "IPY_MODEL_bar", "IPY_MODEL_post"]),
-        "pre": model("HTMLModel", value="epoch 1/3: 100%"),
-        "bar": model("FloatProgressModel", value=60, max=60),
-        "post": model("HTMLModel", value="&nbsp;60/60 [00:19&lt;00:00,  3.1batch/s, loss 0.9]"),
-        "slider": model("IntSliderModel", value=3),
-    }}}
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "state": {
+                "box": model("HBoxModel", children=["IPY_MODEL_pre", "IPY_MODEL_bar", "IPY_MODEL_post"]),
+                "pre": model("HTMLModel", value="epoch 1/3: 100%"),
+                "bar": model("FloatProgressModel", value=60, max=60),
+                "post": model("HTMLModel", value="&nbsp;60/60 [00:19&lt;00:00,  3.1batch/s, loss 0.9]"),
+                "slider": model("IntSliderModel", value=3),
+            },
+        }
+    }
     assert freeze_progress_bars(nb) == 1
-    assert cell.outputs[0]["data"] == {"text/plain": "epoch 1/3: 100%|██████████| 60/60 [00:19<00:00,  3.1batch/s, loss 0.9]"}
+    assert cell.outputs[0]["data"] == {
+        "text/plain": "epoch 1/3: 100%|██████████| 60/60 [00:19<00:00,  3.1batch/s, loss 0.9]"
+    }
     assert "application/vnd.jupyter.widget-view+json" in other.outputs[0]["data"]  # not a progress bar: kept
     assert "widgets" not in nb.metadata

@@ -9,7 +9,7 @@ from PIL import Image
 from torch import nn
 
 import fcnlib
-from fcnlib.predict import full_scores, label2image, predict, predict_full, tile_starts
+from fcnlib.inference import full_scores, label2image, predict, predict_full, tile_starts
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -98,12 +98,12 @@ def test_pad_mode_is_reflect_then_crop():
     x = reference_normalize(img)
     padded = TF.pad(x, [13, 9, 13, 10], padding_mode="reflect")  # left, top, right, bottom
     with torch.no_grad():
-        expected = net(padded.unsqueeze(0))[0][:, 9:9 + 45, 13:13 + 70]
+        expected = net(padded.unsqueeze(0))[0][:, 9 : 9 + 45, 13 : 13 + 70]
     assert torch.allclose(full_scores(net, img), expected, atol=1e-5)
     assert_same_labels(predict_full(net, img), expected)
     constant = TF.pad(x, [13, 9, 13, 10], fill=0.0)
     with torch.no_grad():
-        expected_constant = net(constant.unsqueeze(0))[0][:, 9:9 + 45, 13:13 + 70]
+        expected_constant = net(constant.unsqueeze(0))[0][:, 9 : 9 + 45, 13 : 13 + 70]
     assert torch.allclose(full_scores(net, img, pad_mode="constant"), expected_constant, atol=1e-5)
     assert not torch.allclose(expected, expected_constant, atol=1e-3)  # the padding matters for this net
 
@@ -126,9 +126,9 @@ def test_tile_averages_the_scores_of_every_window():
     for top in [0, 32, 36]:  # 0, 32, then flush with the bottom: 100 - 64
         for left in [0, 48, 66]:  # 0, 48, then 130 - 64
             for r in range(top, top + 64):
-                total[0, r, left:left + 64] += r - top
-                count[r, left:left + 64] += 1
-            total[1, top:top + 64, left:left + 64] += np.arange(64)[None, :]
+                total[0, r, left : left + 64] += r - top
+                count[r, left : left + 64] += 1
+            total[1, top : top + 64, left : left + 64] += np.arange(64)[None, :]
     assert np.allclose(scores.numpy(), total / count)
     assert tile_starts(100, 64, 32) == [0, 32, 36] and tile_starts(130, 64, 48) == [0, 48, 66]
 
@@ -214,6 +214,7 @@ def test_label2image_void_custom_colormap_and_errors():
 # ------------------------------------------------------------------------------------------
 # Figures (fcnlib.viz.segmentation)
 # ------------------------------------------------------------------------------------------
+
 
 def legend_texts(container):
     legends = getattr(container, "legends", []) or ([container.get_legend()] if container.get_legend() else [])

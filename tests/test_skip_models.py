@@ -15,10 +15,8 @@ import torchvision
 from torch import nn
 
 import fcnlib
-from fcnlib.skips import (
-    Layer, chain_sizes, coordinate_map, head_parameters, init_from, param_groups, resnet18_fcn_layers,
-    skip_forward, vgg16_fcn_layers,
-)
+from fcnlib.model import init_from, param_groups, skip_forward
+from fcnlib.shapes import Layer, chain_sizes, coordinate_map, resnet18_fcn_layers, vgg16_fcn_layers
 
 C = 5
 H, W = 64, 96
@@ -47,8 +45,11 @@ def up(x: torch.Tensor, factor: int) -> torch.Tensor:
 def backbone_features(net: nn.Module, x: torch.Tensor) -> dict:
     """layer2/3/4 features from torchvision's ResNet-18 with the FCN's backbone weights."""
     resnet = torchvision.models.resnet18(weights=None)
-    state = {k: v for k, v in net.state_dict().items() if k.split(".")[0] in
-             ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")}
+    state = {
+        k: v
+        for k, v in net.state_dict().items()
+        if k.split(".")[0] in ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")
+    }
     missing, unexpected = resnet.load_state_dict(state, strict=False)
     assert not unexpected and set(missing) == {"fc.weight", "fc.bias"}
     resnet.eval()
@@ -193,7 +194,7 @@ def test_init_from_bad_input() -> None:
         init_from(net, nn.Linear(2, 2))
 
 
-def test_param_groups_and_head_parameters() -> None:
+def test_param_groups() -> None:
     net = fcnlib.fcn_resnet18(C, "8s", weights=None)
     groups = param_groups(net, 0.01, skip_lr_mult=10)
     assert [g["lr"] for g in groups] == [0.01, pytest.approx(0.1)]
@@ -202,9 +203,6 @@ def test_param_groups_and_head_parameters() -> None:
     skip = {id(p) for p in list(net.score_layer3.parameters()) + list(net.score_layer2.parameters())}
     assert {id(p) for p in groups[1]["params"]} == skip
     assert len(param_groups(fcnlib.fcn_resnet18(C, "32s", weights=None), 0.01, 10)) == 1
-    head = {id(p) for p in head_parameters(net)}
-    assert id(net.final_conv.weight) in head and id(net.up_layer3.weight) in head
-    assert id(net.layer4[0].conv1.weight) not in head
     with pytest.raises(ValueError):
         param_groups(net, 0.0)
 
@@ -219,15 +217,16 @@ def test_skip_forward_bad_input() -> None:
 
 # ---- alignment: the crop offsets of the paper's Caffe nets ---------------------------------
 
+
 def test_vgg_crop_offsets_match_the_papers_nets() -> None:
     """The crop offsets in the released voc-fcn32s/16s/8s Caffe nets: 19; 5 and 27; 5, 9 and 31."""
     vgg = vgg16_fcn_layers(pad=100)
     names = [layer.name for layer in vgg]
     up2, up_pool4 = Layer("upscore2", "deconv", 4, 2), Layer("upscore_pool4", "deconv", 4, 2)
     assert coordinate_map(vgg + [Layer("upscore", "deconv", 64, 32)]) == (1.0, -19.0)
-    assert coordinate_map(vgg[names.index("pool4") + 1:] + [up2]) == (1.0, 5.0)
+    assert coordinate_map(vgg[names.index("pool4") + 1 :] + [up2]) == (1.0, 5.0)
     assert coordinate_map(vgg + [up2, Layer("upscore16", "deconv", 32, 16)]) == (1.0, -27.0)
-    assert coordinate_map(vgg[names.index("pool3") + 1:] + [up2, up_pool4]) == (1.0, 9.0)
+    assert coordinate_map(vgg[names.index("pool3") + 1 :] + [up2, up_pool4]) == (1.0, 9.0)
     assert coordinate_map(vgg + [up2, up_pool4, Layer("upscore8", "deconv", 16, 8)]) == (1.0, -31.0)
 
 
@@ -298,7 +297,7 @@ def test_coordinate_map_against_a_ramp(which: str) -> None:
     chains = {
         "vgg32s": vgg + [Layer("upscore", "deconv", 64, 32)],
         "vgg8s": vgg + [up2, Layer("upscore_pool4", "deconv", 4, 2), Layer("upscore8", "deconv", 16, 8)],
-        "pool4c": vgg[names.index("pool4") + 1:] + [up2],
+        "pool4c": vgg[names.index("pool4") + 1 :] + [up2],
         "resnet32s": resnet18_fcn_layers() + [Layer("transpose_conv", "deconv", 64, 32, 16)],
         "resnet_up2": [Layer("layer4", "conv", 3, 2, 1), Layer("up_layer4", "deconv", 4, 2, 1)],
     }
@@ -325,6 +324,7 @@ def test_alignment_bad_input() -> None:
 
 # ---- identical settings and staged training -------------------------------------------------
 
+
 class TinySet(torch.utils.data.Dataset):
     """Eight 64x64 images with a bright square (class 1) or disc (class 2) on a dark background."""
 
@@ -338,7 +338,7 @@ class TinySet(torch.utils.data.Dataset):
             label = torch.zeros(64, 64, dtype=torch.long)
             cy, cx = torch.randint(20, 44, (2,), generator=g).tolist()
             if i % 2:
-                label[cy - 10:cy + 10, cx - 10:cx + 10] = 1
+                label[cy - 10 : cy + 10, cx - 10 : cx + 10] = 1
             else:
                 label[(yy - cy) ** 2 + (xx - cx) ** 2 < 100] = 2
             image = (label > 0).float().expand(3, -1, -1) + 0.1 * torch.randn(3, 64, 64, generator=g)
@@ -353,34 +353,40 @@ class TinySet(torch.utils.data.Dataset):
 
 def _tiny_loaders():
     data = TinySet()
-    return (torch.utils.data.DataLoader(data, batch_size=4, shuffle=True),
-            torch.utils.data.DataLoader(data, batch_size=4))
+    return (
+        torch.utils.data.DataLoader(data, batch_size=4, shuffle=True),
+        torch.utils.data.DataLoader(data, batch_size=4),
+    )
 
 
 def test_train_variant_starts_all_variants_identically() -> None:
-    from fcnlib.profiles import with_overrides
+    from dataclasses import replace as with_overrides
 
     P = with_overrides(fcnlib.profile("quick", device=torch.device("cpu")), num_epochs=0, lr=0.01)
     train_iter, test_iter = _tiny_loaders()
     nets = {v: skips_train(v, train_iter, test_iter, P)[0] for v in ("32s", "16s", "8s")}
     for name, value in nets["32s"].state_dict().items():
         if name.startswith(("layer", "conv1", "bn1", "final_conv")):
-            assert torch.equal(value, nets["16s"].state_dict()[name]) and torch.equal(value, nets["8s"].state_dict()[name])
+            assert torch.equal(value, nets["16s"].state_dict()[name]) and torch.equal(
+                value, nets["8s"].state_dict()[name]
+            )
     assert nets["8s"].score_layer2.weight.abs().sum() == 0
     with pytest.raises(ValueError, match="optimizer"):
         skips_train("8s", train_iter, test_iter, P, optimizer="rmsprop")
 
 
 def test_train_variant_and_staged_training_run() -> None:
-    from fcnlib.profiles import with_overrides
-    from fcnlib.skips import train_staged
+    from dataclasses import replace as with_overrides
+
+    from fcnlib.experiments import train_staged
 
     P = with_overrides(fcnlib.profile("quick", device=torch.device("cpu")), num_epochs=1, lr=0.01)
     train_iter, test_iter = _tiny_loaders()
     net32, history = skips_train("32s", train_iter, test_iter, P)
     assert len(history) == 1 and 0 <= history[0]["miou"] <= 1
-    staged = train_staged(train_iter, test_iter, P, start=net32, lr_scale=(1.0, 0.1, 0.1), weights=None,
-                          progress=False, plot=False)
+    staged = train_staged(
+        train_iter, test_iter, P, start=net32, lr_scale=(1.0, 0.1, 0.1), weights=None, progress=False, plot=False
+    )
     assert staged["32s"] == (net32, None)
     assert len(staged["16s"][1]) == 1 and len(staged["8s"][1]) == 1
     # FCN-8s started from the trained FCN-16s: its layer3 scores are no longer zero.
@@ -390,18 +396,19 @@ def test_train_variant_and_staged_training_run() -> None:
 
 
 def skips_train(variant, train_iter, test_iter, P, **kwargs):
-    from fcnlib.skips import train_variant
+    from fcnlib.experiments import train_variant
 
     return train_variant(variant, train_iter, test_iter, P, weights=None, progress=False, plot=False, **kwargs)
 
 
 # ---- figures of the chapter -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("variant", ["32s", "16s", "8s"])
 def test_skip_architecture_figure_shows_the_shapes(variant: str) -> None:
     import matplotlib.pyplot as plt
 
-    from fcnlib.viz.skips import plot_skip_architecture
+    from fcnlib.viz.architecture import plot_skip_architecture
 
     fig = plot_skip_architecture(variant, input_size=(320, 480), num_classes=21)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
@@ -418,7 +425,7 @@ def test_skip_architecture_figure_shows_the_shapes(variant: str) -> None:
 def test_chapter_figures_run_and_check_their_input() -> None:
     import matplotlib.pyplot as plt
 
-    from fcnlib.viz.skips import show_boundary_band, show_coarse_prediction, show_model_comparison
+    from fcnlib.viz.segmentation import show_boundary_band, show_coarse_prediction, show_model_comparison
 
     image = torch.rand(3, 64, 96)
     label = torch.zeros(64, 96, dtype=torch.long)
@@ -430,12 +437,16 @@ def test_chapter_figures_run_and_check_their_input() -> None:
         show_coarse_prediction(image, label[::16, ::16], label, 32)
     fig2 = show_boundary_band(label, widths=(1, 3))
     assert len(fig2.axes) == 3
-    fig3 = show_model_comparison(image.unsqueeze(0).repeat(2, 1, 1, 1), {"a": label.repeat(2, 1, 1)},
-                                 label.repeat(2, 1, 1), classes=["bg", "x", "y"])
+    fig3 = show_model_comparison(
+        image.unsqueeze(0).repeat(2, 1, 1, 1),
+        {"a": label.repeat(2, 1, 1)},
+        label.repeat(2, 1, 1),
+        classes=["bg", "x", "y"],
+    )
     assert len(fig3.axes) == 6 and [t.get_text() for t in fig3.legends[0].get_texts()] == ["bg", "y"]
     with pytest.raises(ValueError, match="one label map per image"):
         show_model_comparison(image.unsqueeze(0), {"a": label.repeat(2, 1, 1)})
-    from fcnlib.viz.skips import plot_histories
+    from fcnlib.viz.curves import plot_histories
 
     history = [dict(epoch=1, loss=2.0, miou=0.1), dict(epoch=2, loss=1.0, miou=0.2)]
     fig4 = plot_histories({"32s": history, "8s": history})
@@ -448,7 +459,7 @@ def test_chapter_figures_run_and_check_their_input() -> None:
 
 
 def test_comparison_settings_and_table() -> None:
-    from fcnlib.skips import PAPER_TABLE2, comparison_settings, comparison_table
+    from fcnlib.experiments import PAPER_TABLE2, comparison_settings, comparison_table
 
     quick = fcnlib.profile("quick", device=torch.device("cpu"))
     full = fcnlib.profile("full", device=torch.device("cpu"))
@@ -456,8 +467,11 @@ def test_comparison_settings_and_table() -> None:
     assert comparison_settings(full, seed=3) == dict(seed=3, optimizer="sgd", lr=full.lr, wd=full.wd, momentum=0.0)
     # Table 2 of the CVPR 2015 paper, as printed there.
     assert PAPER_TABLE2["FCN-8s"] == dict(pixel_acc=90.3, mean_acc=75.9, miou=62.7, fw_iou=83.2)
-    table = comparison_table({"FCN-8s": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0, band=0.0625)},
-                             paper=PAPER_TABLE2, extra=[("band", "boundary")])
+    table = comparison_table(
+        {"FCN-8s": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0, band=0.0625)},
+        paper=PAPER_TABLE2,
+        extra=[("band", "boundary")],
+    )
     lines = table.splitlines()
     assert lines[0].split() == ["pixel", "acc.", "mean", "acc.", "mean", "IU", "f.w.", "IU", "boundary"]
     assert lines[1].split() == ["FCN-8s", "(ours)", "50.0", "25.0", "12.5", "100.0", "6.2"]

@@ -15,12 +15,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 import fcnlib
-from fcnlib.train import History, TrainingDiverged, evaluate, load_checkpoint, per_example_cross_entropy, train
+from fcnlib.training import History, TrainingDiverged, evaluate, load_checkpoint, per_example_cross_entropy, train
 
 CPU = [torch.device("cpu")]
 # The GPU path (mixed precision, channels_last, on-device sums and label checks) runs where there is one.
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-train_module = importlib.import_module("fcnlib.train")
+train_module = importlib.import_module("fcnlib.training")
 
 
 def seed_loss(inputs, targets):
@@ -66,13 +66,17 @@ def test_same_result_as_d2l_train_ch13():
     history = run_quiet(net_ours, train_iter, test_iter, seed_loss, trainer_ours, 3, CPU, channels_last=False)
     for (name, a), b in zip(net_d2l.state_dict().items(), net_ours.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6), name
-    loss, train_acc, test_acc = map(float, re.search(
-        r"loss ([\d.]+), train acc ([\d.]+), test acc ([\d.]+)", out.getvalue()).groups())
+    loss, train_acc, test_acc = map(
+        float, re.search(r"loss ([\d.]+), train acc ([\d.]+), test acc ([\d.]+)", out.getvalue()).groups()
+    )
     assert history[-1]["loss"] == pytest.approx(loss, abs=6e-4)
     assert history[-1]["train_acc"] == pytest.approx(train_acc, abs=6e-4)
     assert history[-1]["pixel_acc"] == pytest.approx(test_acc, abs=6e-4)
-    assert re.fullmatch(r"loss [\d.]+, train acc [\d.]+, test acc [\d.]+, test mIoU [\d.]+\n"
-                        r"[\d.]+ examples/sec on \[device\(type='cpu'\)\]", str(history))
+    assert re.fullmatch(
+        r"loss [\d.]+, train acc [\d.]+, test acc [\d.]+, test mIoU [\d.]+\n"
+        r"[\d.]+ examples/sec on \[device\(type='cpu'\)\]",
+        str(history),
+    )
 
 
 def test_default_loss_is_per_example_mean_over_valid_pixels():
@@ -81,10 +85,9 @@ def test_default_loss_is_per_example_mean_over_valid_pixels():
     labels = torch.randint(0, 4, (3, 5, 6), generator=g)
     assert torch.allclose(per_example_cross_entropy(logits, labels), seed_loss(logits, labels))
     labels[0, :2] = 255
-    expected = torch.stack([
-        F.cross_entropy(logits[i].permute(1, 2, 0)[labels[i] != 255], labels[i][labels[i] != 255])
-        for i in range(3)
-    ])
+    expected = torch.stack(
+        [F.cross_entropy(logits[i].permute(1, 2, 0)[labels[i] != 255], labels[i][labels[i] != 255]) for i in range(3)]
+    )
     assert torch.allclose(per_example_cross_entropy(logits, labels), expected)
 
 
@@ -127,8 +130,9 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     run_quiet(straight, data, None, None, torch.optim.SGD(straight.parameters(), lr=0.05, momentum=0.9), 4, CPU)
 
     first = tiny_net()
-    run_quiet(first, data, None, None, torch.optim.SGD(first.parameters(), lr=0.05, momentum=0.9), 2, CPU,
-              checkpoint=path)
+    run_quiet(
+        first, data, None, None, torch.optim.SGD(first.parameters(), lr=0.05, momentum=0.9), 2, CPU, checkpoint=path
+    )
     assert path.is_file() and len(load_checkpoint(path, tiny_net())) == 2
     resumed = tiny_net(seed=123)  # different start: the checkpoint must overwrite it
     trainer = torch.optim.SGD(resumed.parameters(), lr=0.05, momentum=0.9)  # momentum state comes from the file
@@ -184,8 +188,7 @@ class InterruptingLoader:
 def test_keyboard_interrupt_saves_and_returns_history(tmp_path, capsys):
     path = tmp_path / "ck.pt"
     net = tiny_net()
-    history = run_quiet(net, InterruptingLoader(tiny_data(), epoch=2, at=1), None, None, None, 5, CPU,
-                        checkpoint=path)
+    history = run_quiet(net, InterruptingLoader(tiny_data(), epoch=2, at=1), None, None, None, 5, CPU, checkpoint=path)
     assert len(history) == 1
     assert "interrupted during epoch 2" in capsys.readouterr().err
     saved = tiny_net(seed=9)
@@ -215,8 +218,15 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_clear_errors_for_bad_input():
     with pytest.raises(ValueError, match="no batches"):
-        run_quiet(tiny_net(), DataLoader(TensorDataset(torch.zeros(0, 3, 4, 4), torch.zeros(0, 4, 4).long())),
-                  None, None, None, 1, CPU)
+        run_quiet(
+            tiny_net(),
+            DataLoader(TensorDataset(torch.zeros(0, 3, 4, 4), torch.zeros(0, 4, 4).long())),
+            None,
+            None,
+            None,
+            1,
+            CPU,
+        )
     bad = tiny_data()
     bad.dataset.tensors[1][0, 0, 0] = 7  # not a class of 3 and not 255
     with pytest.raises(ValueError, match=r"\[7\], outside the class indices 0\.\.2"):
@@ -304,8 +314,10 @@ def test_plot_auto_draws_nothing_outside_notebooks(monkeypatch):
 def test_plot_history_figure():
     from fcnlib.viz import plot_history
 
-    history = [{"epoch": 1, "loss": 1.0, "train_acc": 0.5, "pixel_acc": 0.4, "miou": 0.2},
-               {"epoch": 2, "loss": 0.7, "train_acc": 0.6, "pixel_acc": 0.5, "miou": 0.3}]
+    history = [
+        {"epoch": 1, "loss": 1.0, "train_acc": 0.5, "pixel_acc": 0.4, "miou": 0.2},
+        {"epoch": 2, "loss": 0.7, "train_acc": 0.6, "pixel_acc": 0.5, "miou": 0.3},
+    ]
     fig = plot_history(history, num_epochs=5)
     loss_ax, rate_ax = fig.axes
     assert list(loss_ax.get_lines()[0].get_ydata()) == [1.0, 0.7]
@@ -313,7 +325,7 @@ def test_plot_history_figure():
 
 
 def test_fcnlib_train_is_callable_after_module_import():
-    import fcnlib.train  # noqa: F401  (sets the package attribute to the module)
+    import fcnlib.training  # noqa: F401  (sets the package attribute to the module)
 
     history = fcnlib.train(tiny_net(), tiny_data(), None, None, None, 1, CPU, progress=False, plot=False)
     assert len(history) == 1

@@ -5,7 +5,6 @@ import torch
 import torch.nn.functional as F
 
 from fcnlib import bilinear_kernel, bilinear_upsample, overlap_map
-from fcnlib.upsampling import scatter_footprint
 
 
 def seed_bilinear_kernel(in_channels, out_channels, kernel_size):
@@ -15,12 +14,9 @@ def seed_bilinear_kernel(in_channels, out_channels, kernel_size):
         center = factor - 1
     else:
         center = factor - 0.5
-    og = (torch.arange(kernel_size).reshape(-1, 1),
-          torch.arange(kernel_size).reshape(1, -1))
-    filt = (1 - torch.abs(og[0] - center) / factor) * \
-           (1 - torch.abs(og[1] - center) / factor)
-    weight = torch.zeros(
-        (in_channels, out_channels, kernel_size, kernel_size))
+    og = (torch.arange(kernel_size).reshape(-1, 1), torch.arange(kernel_size).reshape(1, -1))
+    filt = (1 - torch.abs(og[0] - center) / factor) * (1 - torch.abs(og[1] - center) / factor)
+    weight = torch.zeros((in_channels, out_channels, kernel_size, kernel_size))
     weight[range(in_channels), range(out_channels), :, :] = filt
     return weight
 
@@ -85,7 +81,9 @@ def _loop_overlap(n, k, s, p, op=0, d=1):
     return counts
 
 
-@pytest.mark.parametrize("n, k, s, p, op, d", [(3, 3, 2, 0, 0, 1), (5, 4, 2, 1, 0, 1), (4, 5, 3, 1, 2, 1), (6, 3, 1, 1, 0, 2)])
+@pytest.mark.parametrize(
+    "n, k, s, p, op, d", [(3, 3, 2, 0, 0, 1), (5, 4, 2, 1, 0, 1), (4, 5, 3, 1, 2, 1), (6, 3, 1, 1, 0, 2)]
+)
 def test_overlap_map_counts_taps_like_a_loop(n, k, s, p, op, d):
     m = overlap_map(n, k, s, p, op, d)
     rows = _loop_overlap(n, k, s, p, op, d)
@@ -98,12 +96,3 @@ def test_overlap_is_even_when_kernel_divisible_by_stride():
     assert torch.all(m[2:-2, 2:-2] == 4)
     uneven = overlap_map(8, 3, 2, 1)
     assert uneven[2:-2, 2:-2].unique().numel() > 1
-
-
-def test_scatter_footprint_is_the_kernel_placed_at_stride_times_index():
-    mask = scatter_footprint(3, 3, 2, 0, index=(1, 2))
-    expected = torch.zeros(7, 7, dtype=torch.bool)
-    expected[2:5, 4:7] = True
-    assert torch.equal(mask, expected)
-    with pytest.raises(ValueError, match="outside"):
-        scatter_footprint(3, 3, 2, index=(3, 0))

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from fcnlib import widgets as W
-from fcnlib.explain import checkerboard, spread
+from fcnlib.upsampling import checkerboard, spread
 
 
 def _torch_output_size(size, kernel_size, stride, padding, output_padding, dilation):
@@ -75,8 +75,9 @@ def test_bilinear_view_sizes_and_stripes():
         assert view.ok and view.numbers["output_size"] == (10 * factor, 12 * factor)
         assert view.numbers["even"] and "the matching kernel" in view.text
         # the settings are a layer PyTorch accepts, with the promised output size
-        layer = nn.ConvTranspose2d(3, 3, k, view.numbers["stride"], view.numbers["padding"],
-                                   view.numbers["output_padding"])
+        layer = nn.ConvTranspose2d(
+            3, 3, k, view.numbers["stride"], view.numbers["padding"], view.numbers["output_padding"]
+        )
         assert layer(photo[None]).shape[-2:] == (10 * factor, 12 * factor)
     mismatched = W.bilinear_view(3, 4, photo)
     assert mismatched.ok and not mismatched.numbers["even"]
@@ -87,8 +88,12 @@ def test_bilinear_view_sizes_and_stripes():
 
 
 def test_checkerboard_view_numbers():
-    for k, s, layers, method in [(3, 2, 2, "transposed"), (4, 2, 3, "transposed"), (3, 2, 2, "resize"),
-                                 (5, 3, 1, "transposed")]:
+    for k, s, layers, method in [
+        (3, 2, 2, "transposed"),
+        (4, 2, 3, "transposed"),
+        (3, 2, 2, "resize"),
+        (5, 3, 1, "transposed"),
+    ]:
         view = W.checkerboard_view(k, s, layers, method)
         assert view.numbers["spread_one"] == pytest.approx(spread(checkerboard(k, s, 1, 4, method))[2])
         assert view.numbers["spread_many"] == pytest.approx(spread(checkerboard(k, s, layers, 2, method))[2])
@@ -215,40 +220,6 @@ class _PixelNet(nn.Module):
         return self.conv(x)
 
 
-def test_prediction_explorer_wiring():
-    from fcnlib.predict import predict_full
-
-    net = _PixelNet()
-    g = torch.Generator().manual_seed(0)
-    images = [torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8, generator=g),
-              torch.randint(0, 256, (3, 70, 33), dtype=torch.uint8, generator=g)]
-    classes = ["background", "a", "b", "c"]
-    colormap = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]]
-    e = W.prediction_explorer(net, images, classes=classes, colormap=colormap, crop_size=(32, 32))
-    assert set(e.controls) == {"index", "mode", "alpha"}
-    assert e.view.numbers["size"] == (40, 50) and e.png is not None
-    expected = predict_full(net, images[0], crop_size=(32, 32), mode="pad")
-    assert e.view.numbers["classes_found"] == torch.unique(expected).tolist()
-    assert "image 0: 40x50 image" in e.view.text
-    calls = net.calls
-
-    png = e.png
-    e.controls["alpha"].value = 1.0  # only the opacity: no new prediction, a new picture
-    assert net.calls == calls and e.png != png and "(cached)" in e.view.text
-    e.controls["index"].value = 1
-    assert e.view.numbers["size"] == (70, 33) and net.calls > calls
-    e.controls["mode"].value = "tile"
-    assert e.view.numbers["mode"] == "tile"
-    tiled = predict_full(net, images[1], crop_size=(32, 32), mode="tile")
-    assert e.view.numbers["classes_found"] == torch.unique(tiled).tolist()
-    calls = net.calls
-    e.controls["index"].value = 0
-    e.controls["index"].value = 1
-    assert "(cached)" in e.view.text
-    with pytest.raises(ValueError, match="empty"):
-        W.prediction_explorer(net, [])
-
-
 def test_render_png_is_a_png():
     png = W.render_png(W.checkerboard_view().figure)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -297,7 +268,7 @@ def test_plot_overlap_and_plot_scatter_draw_pytorch_values(close_figures):
 
 def test_plot_kernel_profile_and_conv_matrix(close_figures):
     from fcnlib import bilinear_kernel, viz
-    from fcnlib.explain import conv_matrix
+    from fcnlib.upsampling import conv_matrix
 
     fig = viz.plot_kernel(4)
     assert len(fig.axes) == 2 and torch.allclose(_image(fig.axes[0]), bilinear_kernel(1, 1, 4)[0, 0])

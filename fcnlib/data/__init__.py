@@ -8,7 +8,16 @@
 * :func:`load_data_voc` is d2l's one-call loader: VOC2012 when present, else the teaching dataset.
 """
 
-from .transforms import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, SegmentationTransform, denormalize, normalize_image
+from .photo import sample_photo
+from .transforms import (
+    IGNORE_INDEX,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SegmentationTransform,
+    denormalize,
+    normalize_image,
+    void_to_background,
+)
 from .voc import (
     VOC_CLASSES,
     VOC_COLORMAP,
@@ -26,6 +35,7 @@ from .synthetic import SHAPES, SYNTHETIC_CLASSES, ensure_synthetic_voc, make_syn
 from .download import VOC_MIRRORS, VOC_SHA1, VOC_TAR_NAME, VOCDownloadError, download_voc
 
 __all__ = [
+    "sample_photo", "void_to_background",
     "VOC_CLASSES", "VOC_COLORMAP", "VOCDataset", "CroppedBatch", "collate_batch", "default_root", "find_voc_dir", "load_data_voc",
     "read_image", "read_label", "voc_palette",
     "IGNORE_INDEX", "IMAGENET_MEAN", "IMAGENET_STD", "SegmentationTransform", "normalize_image", "denormalize",

@@ -32,8 +32,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from .voc import _is_voc_dir, default_root, find_voc_dir
 
-__all__ = ["VOC_TAR_NAME", "VOC_SHA1", "VOC_MIRRORS", "VOCDownloadError", "download_voc", "download_file",
-           "sha1_of", "safe_extract", "voc_mirrors"]
+__all__ = ['VOC_TAR_NAME', 'VOC_SHA1', 'VOC_MIRRORS', 'CHUNK', 'VOCDownloadError', 'voc_mirrors', 'sha1_of', 'download_file', 'safe_extract', 'download_voc']
+
 
 VOC_TAR_NAME = "VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"

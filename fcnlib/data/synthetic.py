@@ -38,7 +38,8 @@ from PIL import Image, ImageDraw
 from .transforms import IGNORE_INDEX
 from .voc import VOC_COLORMAP, find_voc_dir, voc_palette
 
-__all__ = ["SHAPES", "SYNTHETIC_CLASSES", "make_synthetic_voc", "ensure_synthetic_voc", "render_scene"]
+__all__ = ['SHAPES', 'SYNTHETIC_CLASSES', 'MAX_OBJECTS', 'RADIUS', 'COLOR_HINT', 'BACKGROUND_CONTRAST', 'OBJECT_CONTRAST', 'MIN_COLOR_DISTANCE', 'GENERATOR_VERSION', 'render_scene', 'make_synthetic_voc', 'ensure_synthetic_voc']
+
 
 SHAPES: Tuple[str, ...] = ("disc", "square", "triangle", "star", "ring", "cross")
 """The object classes of the teaching dataset, in index order (1, 2, ...)."""

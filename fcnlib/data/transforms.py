@@ -29,15 +29,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "IGNORE_INDEX",
-    "normalize_image",
-    "denormalize",
-    "pad_to_size",
-    "SegmentationTransform",
-]
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'IGNORE_INDEX', 'normalize_image', 'denormalize', 'pad_to_size', 'SegmentationTransform', 'void_to_background']
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 """Per-channel mean of ImageNet's RGB images (in [0, 1]); d2l and torchvision use the same values."""
@@ -213,3 +206,19 @@ class SegmentationTransform:
     def __repr__(self) -> str:
         kind = "random" if self.random_crop else "center"
         return f"SegmentationTransform(crop_size={self.crop_size}, {kind} crop, flip={self.flip})"
+
+
+def void_to_background(label: Tensor, ignore_index: int = 255, background: int = 0) -> Tensor:
+    """The label map as d2l builds it: every ``ignore_index`` ("void") pixel becomes ``background``.
+
+    Pascal VOC draws a 5-pixel "void" outline (colour (224, 224, 192)) around every object,
+    where the annotators were unsure. fcnlib keeps it as 255 and the loss and metrics skip
+    it. d2l's ``voc_label_indices`` looks colours up in a table that has no entry for void,
+    and the table's default is 0, so d2l trains the net to call object outlines
+    "background". Use this function to reproduce that behaviour for a comparison.
+    """
+    if not isinstance(label, Tensor):
+        raise TypeError(f"label must be a torch.Tensor, got {type(label).__name__}")
+    if label.is_floating_point():
+        raise TypeError(f"label must be an integer tensor of class indices, got {label.dtype}")
+    return torch.where(label == ignore_index, torch.full_like(label, background), label)

@@ -35,21 +35,8 @@ from torch.utils.data import DataLoader, Dataset, default_collate, get_worker_in
 
 from .transforms import IGNORE_INDEX, SegmentationTransform, _as_size, denormalize, normalize_image
 
-__all__ = [
-    "VOC_CLASSES",
-    "VOC_COLORMAP",
-    "voc_palette",
-    "default_root",
-    "find_voc_dir",
-    "read_image",
-    "read_label",
-    "VOCDataset",
-    "CroppedBatch",
-    "collate_batch",
-    "load_data_voc",
-    "normalize_image",
-    "denormalize",
-]
+__all__ = ['VOC_CLASSES', 'VOC_COLORMAP', 'VOID_COLOR', 'SPLITS', 'voc_palette', 'default_root', 'find_voc_dir', 'read_image', 'read_label', 'VOCDataset', 'CroppedBatch', 'collate_batch', 'load_data_voc']
+
 
 VOC_CLASSES: List[str] = [
     "background", "aeroplane", "bicycle", "bird", "boat",

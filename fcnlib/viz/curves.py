@@ -13,9 +13,55 @@ afterwards.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["plot_history", "LiveCurves", "in_notebook"]
+__all__ = ["plot_histories", "CURVES", "in_notebook", "plot_history", "LiveCurves"]
+
+
+def plot_histories(
+    histories: Mapping[str, Sequence[Mapping[str, Any]]],
+    keys: Sequence[str] = ("loss", "miou"),
+    figsize: tuple[float, float] = (8, 2.8),
+):
+    """Training curves of several runs in one figure: one panel per key, one line per run.
+
+    ``histories`` maps a run's name (``"32s"``) to the :class:`fcnlib.train.History` that
+    :func:`fcnlib.train` returned (a list of per-epoch dicts).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    titles = {
+        "loss": "training loss",
+        "train_acc": "training pixel accuracy",
+        "pixel_acc": "test pixel accuracy",
+        "miou": "test mean IoU",
+        "mean_acc": "test mean accuracy",
+        "fw_iou": "test f.w. IoU",
+    }
+    if not histories:
+        raise ValueError("no histories to plot")
+    fig, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=False):
+        for name, history in histories.items():
+            if history is None:
+                continue
+            epochs = [e["epoch"] for e in history if e.get(key) is not None]
+            ax.plot(
+                epochs,
+                [e[key] for e in history if e.get(key) is not None],
+                "o-",
+                label=f"FCN-{name}" if not str(name).startswith("FCN") else name,
+            )
+        ax.set_title(titles.get(key, key), fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
 
 # (history key, legend label, panel): panel 0 is the loss, panel 1 the rates in [0, 1].
 CURVES = (
@@ -36,7 +82,7 @@ def in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-def _draw(axes: Sequence[Any], history: Sequence[Mapping[str, Any]], num_epochs: Optional[int]) -> None:
+def _draw(axes: Sequence[Any], history: Sequence[Mapping[str, Any]], num_epochs: int | None) -> None:
     last = max([int(e.get("epoch", i + 1)) for i, e in enumerate(history)] or [1])
     xmax = max(num_epochs or 1, last, 1)
     for ax in axes:
@@ -44,7 +90,7 @@ def _draw(axes: Sequence[Any], history: Sequence[Mapping[str, Any]], num_epochs:
     for key, label, panel in CURVES:
         points = [(e.get("epoch", i + 1), e[key]) for i, e in enumerate(history) if e.get(key) is not None]
         if points:
-            xs, ys = zip(*points)
+            xs, ys = zip(*points, strict=False)
             axes[panel].plot(xs, ys, marker="o", markersize=3, label=label)
     axes[0].set_title("training loss")
     axes[1].set_title("accuracy and mIoU")
@@ -60,7 +106,7 @@ def _draw(axes: Sequence[Any], history: Sequence[Mapping[str, Any]], num_epochs:
             ax.legend(loc="best", fontsize="small")
 
 
-def plot_history(history: Sequence[Mapping[str, Any]], num_epochs: Optional[int] = None, figsize=(8, 3)):
+def plot_history(history: Sequence[Mapping[str, Any]], num_epochs: int | None = None, figsize=(8, 3)):
     """A figure of a finished (or interrupted) run: loss on the left, accuracies and mIoU on the right.
 
     ``history`` is what :func:`fcnlib.train` returns: a list of per-epoch dicts with keys
@@ -85,7 +131,7 @@ class LiveCurves:
     ``live.fig`` holds.
     """
 
-    def __init__(self, num_epochs: Optional[int] = None, figsize=(8, 3)) -> None:
+    def __init__(self, num_epochs: int | None = None, figsize=(8, 3)) -> None:
         import matplotlib.pyplot as plt
 
         self.num_epochs = num_epochs

@@ -13,16 +13,216 @@ denormalised for display); label maps as integer tensors or arrays ``[H, W]``, w
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["show_segmentation", "show_overlay", "show_samples", "plot_class_frequencies", "plot_iou"]
+__all__ = [
+    "show_coarse_prediction",
+    "show_boundary_band",
+    "show_model_comparison",
+    "show_segmentation",
+    "show_overlay",
+    "show_samples",
+    "plot_class_frequencies",
+    "plot_iou",
+]
 
 
-# --------------------------------------------------------------------------------------
-# Conversions
-# --------------------------------------------------------------------------------------
+def _display(image: Any) -> np.ndarray:
+    """An RGB array ``[H, W, 3]`` for ``imshow`` from a uint8 or float (maybe normalised) ``[3, H, W]`` tensor."""
+    import torch
+
+    if not isinstance(image, torch.Tensor):
+        array = np.asarray(image)
+        if array.ndim != 3 or array.shape[-1] != 3:
+            raise ValueError(f"expected an RGB image [H, W, 3] or a tensor [3, H, W], got shape {array.shape}")
+        return array
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected an RGB image tensor [3, H, W], got shape {tuple(image.shape)}")
+    image = image.detach().cpu()
+    if image.dtype == torch.uint8:
+        return image.permute(1, 2, 0).numpy()
+    image = image.float()
+    if image.min() < 0 or image.max() > 1:  # normalised by the data loader: undo it for display
+        from ..data import denormalize
+
+        image = denormalize(image)
+    return image.permute(1, 2, 0).numpy()
+
+
+def _label_map(label: Any) -> np.ndarray:
+    import torch
+
+    array = label.detach().cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(
+            f"expected a label map [H, W] of integer class indices, got shape {array.shape}, dtype {array.dtype}"
+        )
+    return array.astype(np.int64)
+
+
+def _colors(colormap: Any | None) -> np.ndarray:
+    if colormap is None:
+        from ..data import VOC_COLORMAP
+
+        colormap = VOC_COLORMAP
+    return np.asarray(colormap, dtype=np.int64)
+
+
+def _add_legend(
+    fig: Any, label_maps: Sequence[np.ndarray], classes: Sequence[str] | None, colormap: np.ndarray
+) -> None:
+    """Name the colours that occur, in one row under the axes."""
+    from matplotlib.patches import Patch
+
+    present = sorted(set().union(*[set(np.unique(m).tolist()) for m in label_maps]) & set(range(len(colormap))))
+    names = list(classes) if classes is not None else [str(i) for i in range(len(colormap))]
+    handles = [
+        Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c] if c < len(names) else str(c))
+        for c in present
+    ]
+    ncol = min(len(handles), 4) or 1
+    rows = -(-len(handles) // ncol)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.28 * rows / height if handles else 0, 1, 1))
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize="small", frameon=False)
+
+
+def _grid(ax: Any, h: int, w: int, stride: int) -> None:
+    for y in range(stride, h, stride):
+        ax.axhline(y - 0.5, color="white", lw=0.6, alpha=0.8)
+    for x in range(stride, w, stride):
+        ax.axvline(x - 0.5, color="white", lw=0.6, alpha=0.8)
+
+
+def show_coarse_prediction(
+    image: Any,
+    coarse: Any,
+    pred: Any,
+    stride: int = 32,
+    colormap: Any | None = None,
+    target: Any = None,
+    scale: float = 2.2,
+):
+    """Why FCN-32s is coarse: the image, its one-label-per-block scores, and the upsampled prediction.
+
+    ``coarse`` is the argmax of the score map before upsampling (``[H / stride, W / stride]``),
+    ``pred`` the final prediction ``[H, W]``. The white grid marks the ``stride x stride``
+    blocks: each block gets one vector of class scores, and the bilinear upsampling can
+    only blend neighbouring blocks' scores, so edges come out as smooth blobs.
+    """
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..inference import label2image
+
+    img = _display(image)
+    h, w = img.shape[:2]
+    coarse = torch.from_numpy(_label_map(coarse))
+    if coarse.dim() != 2 or coarse.shape[0] * stride != h or coarse.shape[1] * stride != w:
+        raise ValueError(
+            f"coarse must be [H/{stride}, W/{stride}] = [{h // stride}, {w // stride}] for a {h}x{w} image, "
+            f"got {tuple(coarse.shape)}"
+        )
+    blocks = coarse.repeat_interleave(stride, 0).repeat_interleave(stride, 1)
+    panels = [
+        (img, "image"),
+        (label2image(blocks.numpy(), colormap), f"argmax of the 1/{stride} scores"),
+        (label2image(_label_map(pred), colormap), f"after {stride}x upsampling"),
+    ]
+    if target is not None:
+        panels.append((label2image(_label_map(target), colormap), "ground truth"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(scale * len(panels) * w / h, scale), squeeze=False)
+    for ax, (picture, title) in zip(axes[0], panels, strict=False):
+        ax.imshow(picture)
+        _grid(ax, h, w, stride)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def show_boundary_band(
+    label: Any,
+    widths: Sequence[int] = (1, 3, 5),
+    colormap: Any | None = None,
+    ignore_index: int = 255,
+    scale: float = 2.4,
+):
+    """A label map and its boundary bands (:func:`fcnlib.boundary.boundary_band`) for several widths."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..inference import label2image
+    from ..metrics import boundary_band
+
+    lab = torch.from_numpy(_label_map(label))
+    h, w = lab.shape
+    colors = label2image(lab.numpy(), colormap, ignore_index=ignore_index)
+    fig, axes = plt.subplots(1, 1 + len(widths), figsize=(scale * (1 + len(widths)) * w / h, scale), squeeze=False)
+    axes[0][0].imshow(colors)
+    axes[0][0].set_title("label", fontsize=9)
+    for ax, width in zip(axes[0][1:], widths, strict=False):
+        band = boundary_band(lab, width, ignore_index).numpy()
+        shown = (colors * 0.25 + 190).astype(np.uint8)
+        shown[band] = colors[band]
+        ax.imshow(shown)
+        ax.set_title(f"band, width {width}: {band.mean():.0%} of pixels", fontsize=9)
+    for ax in axes[0]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def show_model_comparison(
+    images: Any,
+    predictions: Mapping[str, Any],
+    targets: Any = None,
+    colormap: Any | None = None,
+    classes: Sequence[str] | None = None,
+    scale: float = 1.8,
+):
+    """Predictions of several models on the same images: one column per image, one row per model.
+
+    ``images`` is a batch ``[N, 3, H, W]`` or a list of images; ``predictions`` maps a row
+    title (e.g. ``"FCN-32s"``) to label maps ``[N, H, W]`` (or a list). The first row shows
+    the images and, with ``targets``, the last row the ground truth; a legend names the
+    colours that occur.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..inference import label2image
+
+    images = [_display(image) for image in images]
+    rows: dict[str, list] = {name: [_label_map(p) for p in maps] for name, maps in predictions.items()}
+    if targets is not None:
+        rows["ground truth"] = [_label_map(t) for t in targets]
+    n = len(images)
+    if n == 0 or any(len(r) != n for r in rows.values()):
+        raise ValueError(
+            f"need one label map per image in every row: {n} images, rows {[len(r) for r in rows.values()]}"
+        )
+    cmap = _colors(colormap)
+    h, w = images[0].shape[:2]
+    fig, axes = plt.subplots(1 + len(rows), n, figsize=(scale * n * w / h, scale * (1 + len(rows))), squeeze=False)
+    for c, image in enumerate(images):
+        axes[0][c].imshow(image)
+    for r, (name, maps) in enumerate(rows.items(), start=1):
+        for c, m in enumerate(maps):
+            axes[r][c].imshow(label2image(m, cmap))
+        axes[r][0].set_ylabel(name)
+    axes[0][0].set_ylabel("image")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _add_legend(fig, [m for maps in rows.values() for m in maps], classes, cmap)
+    return fig
+
 
 def _to_numpy(x: Any) -> np.ndarray:
     try:
@@ -63,12 +263,13 @@ def _labels(label: Any) -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"expected a label map [H, W] of class indices, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"a label map must hold integer class indices, got dtype {array.dtype} "
-                        "(for scores take .argmax(0) first)")
+        raise TypeError(
+            f"a label map must hold integer class indices, got dtype {array.dtype} (for scores take .argmax(0) first)"
+        )
     return array.astype(np.int64)
 
 
-def _colormap(colormap: Optional[Any]) -> np.ndarray:
+def _colormap(colormap: Any | None) -> np.ndarray:
     if colormap is None:
         from ..data import VOC_COLORMAP
 
@@ -76,7 +277,7 @@ def _colormap(colormap: Optional[Any]) -> np.ndarray:
     return np.asarray(_to_numpy(colormap), dtype=np.int64)
 
 
-def _classes(classes: Optional[Sequence[str]], n: int) -> List[str]:
+def _classes(classes: Sequence[str] | None, n: int) -> list[str]:
     if classes is None:
         from ..data import VOC_CLASSES
 
@@ -85,7 +286,7 @@ def _classes(classes: Optional[Sequence[str]], n: int) -> List[str]:
     return classes + [str(i) for i in range(len(classes), n)]
 
 
-def _as_list(items: Any, item_dims: int) -> List[Any]:
+def _as_list(items: Any, item_dims: int) -> list[Any]:
     """A list of single items (images: ``item_dims=3``, label maps: 2) from a batch, one item or a list."""
     import torch
 
@@ -94,19 +295,21 @@ def _as_list(items: Any, item_dims: int) -> List[Any]:
             return [items]
         if items.ndim == item_dims + 1:
             return [items[i] for i in range(items.shape[0])]
-        raise ValueError(f"expected one item with {item_dims} dimensions or a batch of them, got shape {tuple(items.shape)}")
+        raise ValueError(
+            f"expected one item with {item_dims} dimensions or a batch of them, got shape {tuple(items.shape)}"
+        )
     if isinstance(items, (list, tuple)):
         return list(items)
     return [items]  # a PIL image
 
 
-def _present(label_maps: Sequence[np.ndarray], num_colors: int) -> List[int]:
+def _present(label_maps: Sequence[np.ndarray], num_colors: int) -> list[int]:
     """The class indices that occur in the label maps (void and unknown indices left out)."""
     present = set().union(*[set(np.unique(m).tolist()) for m in label_maps])
     return sorted(c for c in present if 0 <= c < num_colors)
 
 
-def _legend_layout(fig: Any, label_maps: Sequence[np.ndarray], classes: List[str], colormap: np.ndarray) -> None:
+def _legend_layout(fig: Any, label_maps: Sequence[np.ndarray], classes: list[str], colormap: np.ndarray) -> None:
     """Name the colours that occur in a legend under the grid, growing the figure to make room."""
     from matplotlib.patches import Patch
 
@@ -120,21 +323,18 @@ def _legend_layout(fig: Any, label_maps: Sequence[np.ndarray], classes: List[str
     extra = 0.25 * rows + 0.1
     fig.set_size_inches(width, height + extra)
     handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=classes[c]) for c in present]
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize="small", frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(
+        handles=handles, loc="lower center", ncol=ncol, fontsize="small", frameon=False, bbox_to_anchor=(0.5, 0.0)
+    )
     fig.tight_layout(rect=(0, extra / (height + extra), 1, 1))
 
-
-# --------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------
 
 def show_segmentation(
     images: Any,
     preds: Any,
     targets: Any = None,
-    classes: Optional[Sequence[str]] = None,
-    colormap: Optional[Any] = None,
+    classes: Sequence[str] | None = None,
+    colormap: Any | None = None,
     titles: Sequence[str] = ("image", "prediction", "ground truth"),
     scale: float = 2.0,
     legend: bool = True,
@@ -150,7 +350,7 @@ def show_segmentation(
     """
     import matplotlib.pyplot as plt
 
-    from ..predict import label2image
+    from ..inference import label2image
 
     images, preds = _as_list(images, 3), [_labels(p) for p in _as_list(preds, 2)]
     rows = [images, preds]
@@ -179,8 +379,15 @@ def show_segmentation(
     return fig
 
 
-def show_overlay(image: Any, pred: Any, alpha: float = 0.5, classes: Optional[Sequence[str]] = None,
-                 colormap: Optional[Any] = None, ax: Any = None, show_background: bool = False):
+def show_overlay(
+    image: Any,
+    pred: Any,
+    alpha: float = 0.5,
+    classes: Sequence[str] | None = None,
+    colormap: Any | None = None,
+    ax: Any = None,
+    show_background: bool = False,
+):
     """The image with its label map painted over it (``alpha``: how opaque the paint is).
 
     Background (class 0) stays unpainted unless ``show_background``, so the objects stand
@@ -188,14 +395,15 @@ def show_overlay(image: Any, pred: Any, alpha: float = 0.5, classes: Optional[Se
     """
     import matplotlib.pyplot as plt
 
-    from ..predict import label2image
+    from ..inference import label2image
 
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     picture, labels = _display_image(image), _labels(pred)
     if picture.shape[:2] != labels.shape:
-        raise ValueError(f"the image is {picture.shape[0]}x{picture.shape[1]} but the label map "
-                         f"{labels.shape[0]}x{labels.shape[1]}")
+        raise ValueError(
+            f"the image is {picture.shape[0]}x{picture.shape[1]} but the label map {labels.shape[0]}x{labels.shape[1]}"
+        )
     cmap = _colormap(colormap)
     names = _classes(classes, len(cmap))
     paint = label2image(labels, cmap).astype(np.float64) / 255
@@ -214,15 +422,26 @@ def show_overlay(image: Any, pred: Any, alpha: float = 0.5, classes: Optional[Se
 
     present = _present([labels[painted]], len(cmap))
     if present:
-        ax.legend(handles=[Patch(facecolor=cmap[c] / 255, edgecolor="0.5", label=names[c]) for c in present],
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+        ax.legend(
+            handles=[Patch(facecolor=cmap[c] / 255, edgecolor="0.5", label=names[c]) for c in present],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize="small",
+            frameon=False,
+        )
     if own_figure:
         fig.tight_layout()
     return fig
 
 
-def show_samples(dataset: Any, n: int = 4, indices: Optional[Sequence[int]] = None,
-                 classes: Optional[Sequence[str]] = None, colormap: Optional[Any] = None, scale: float = 2.0):
+def show_samples(
+    dataset: Any,
+    n: int = 4,
+    indices: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
+    colormap: Any | None = None,
+    scale: float = 2.0,
+):
     """The first ``n`` (or the given ``indices``) ``(image, label)`` pairs of a dataset, images above labels.
 
     Class names and colours default to the dataset's ``classes`` and ``colormap``
@@ -230,7 +449,7 @@ def show_samples(dataset: Any, n: int = 4, indices: Optional[Sequence[int]] = No
     """
     import matplotlib.pyplot as plt
 
-    from ..predict import label2image
+    from ..inference import label2image
 
     indices = list(range(min(n, len(dataset)))) if indices is None else list(indices)
     if not indices:
@@ -242,7 +461,7 @@ def show_samples(dataset: Any, n: int = 4, indices: Optional[Sequence[int]] = No
     pairs = [dataset[i] for i in indices]
     labels = [_labels(label) for _, label in pairs]
     fig, axes = plt.subplots(2, len(pairs), figsize=(scale * 1.4 * len(pairs), scale * 2), squeeze=False)
-    for c, ((image, _), label) in enumerate(zip(pairs, labels)):
+    for c, ((image, _), label) in enumerate(zip(pairs, labels, strict=False)):
         axes[0][c].imshow(_display_image(image))
         axes[1][c].imshow(label2image(label, cmap))
         axes[0][c].set_title(f"#{indices[c]}", fontsize="small")
@@ -265,8 +484,13 @@ def _count_classes(dataset: Any, num_classes: int) -> np.ndarray:
     return counts
 
 
-def plot_class_frequencies(dataset_or_counts: Any, classes: Optional[Sequence[str]] = None,
-                           colormap: Optional[Any] = None, ax: Any = None, log: bool = False):
+def plot_class_frequencies(
+    dataset_or_counts: Any,
+    classes: Sequence[str] | None = None,
+    colormap: Any | None = None,
+    ax: Any = None,
+    log: bool = False,
+):
     """How many labelled pixels each class has, as a share of all labelled pixels (void excluded).
 
     ``dataset_or_counts`` is a dataset of ``(image, label)`` pairs (counted here, whole
@@ -275,7 +499,6 @@ def plot_class_frequencies(dataset_or_counts: Any, classes: Optional[Sequence[st
     does not. ``log=True`` uses a logarithmic axis.
     """
     import matplotlib.pyplot as plt
-
     import torch
 
     if not isinstance(dataset_or_counts, (list, tuple, np.ndarray, torch.Tensor)):
@@ -308,7 +531,7 @@ def plot_class_frequencies(dataset_or_counts: Any, classes: Optional[Sequence[st
     return fig
 
 
-def plot_iou(iou: Any, classes: Optional[Sequence[str]] = None, colormap: Optional[Any] = None, ax: Any = None):
+def plot_iou(iou: Any, classes: Sequence[str] | None = None, colormap: Any | None = None, ax: Any = None):
     """A bar per class of its IoU, with the mean IoU as a dashed line.
 
     ``iou`` is the per-class IoU (a tensor, list or array; NaN for classes that occur

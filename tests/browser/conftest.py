@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -47,8 +47,7 @@ LAB_SETTINGS = {
     # Render every cell, not only those on screen: the tests look at outputs far down the page.
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     # No news or update checks (no network here) and no pop-up asking about them.
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                        "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -113,21 +112,32 @@ def lab(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         (root / folder).mkdir()
     port, token = _free_port(), secrets.token_hex(24)
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "JUPYTER_TOKEN")}
-    env.update(FCNLIB_PROFILE="quick", JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"), JUPYTER_RUNTIME_DIR=str(root / "runtime"),
-               PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env.update(
+        FCNLIB_PROFILE="quick",
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={notebooks}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = root / "jupyterlab.log"
     with open(log, "wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=notebooks, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=notebooks, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
     lab = Lab(f"http://127.0.0.1:{port}", token, notebooks, log)
     try:
         deadline = time.monotonic() + 180
@@ -157,13 +167,18 @@ def lab(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="session")
 def browser(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory):
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install -e '.[test]'")
+        "playwright.sync_api", reason="the playwright package is missing: pip install -e '.[test]'"
+    )
     profile = tmp_path_factory.mktemp("chromium-profile")  # empty: no history, no extensions
     pw = sync_api.sync_playwright().start()
     try:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1500, "height": 1000})
+            str(profile),
+            executable_path=str(chromium_path),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1500, "height": 1000},
+        )
         try:
             yield context
         finally:

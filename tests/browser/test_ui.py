@@ -22,11 +22,20 @@ UPDATE_TIMEOUT_S = 60  # one slider move: kernel round trip and a redraw
 
 CASES = [
     # chapter, explorer title, slider label, text before, text after (substrings)
-    ("01_bilinear_kernel.ipynb", "Bilinear kernel explorer", "upsampling factor",
-     "factor 2: 32x32 -> 64x64", "factor 3: 32x32 -> 96x96"),
-    ("02_transposed_conv.ipynb", "Transposed convolution explorer", "stride",
-     "output size = (2 - 1) x 1 - 2 x 0 + 1 x (2 - 1) + 0 + 1 = 3",
-     "output size = (2 - 1) x 2 - 2 x 0 + 1 x (2 - 1) + 0 + 1 = 4"),
+    (
+        "01_bilinear_kernel.ipynb",
+        "Bilinear kernel explorer",
+        "upsampling factor",
+        "factor 2: 32x32 -> 64x64",
+        "factor 3: 32x32 -> 96x96",
+    ),
+    (
+        "02_transposed_conv.ipynb",
+        "Transposed convolution explorer",
+        "stride",
+        "output size = (2 - 1) x 1 - 2 x 0 + 1 x (2 - 1) + 0 + 1 = 3",
+        "output size = (2 - 1) x 2 - 2 x 0 + 1 x (2 - 1) + 0 + 1 = 4",
+    ),
 ]
 
 
@@ -50,14 +59,18 @@ def _kernel_idle(page) -> bool:
         """(panel) => {
             const ind = document.querySelector(panel + ' .jp-Notebook-ExecutionIndicator');
             return ind !== null && ind.getAttribute('data-status') === 'idle';
-        }""", PANEL)
+        }""",
+        PANEL,
+    )
 
 
 def _busy_cells(page) -> int:
     """Cells still queued or running: their prompt shows [*]."""
     return page.evaluate(
         """(panel) => Array.from(document.querySelectorAll(panel + ' .jp-InputArea-prompt'))
-                      .filter(p => p.textContent.includes('*')).length""", PANEL)
+                      .filter(p => p.textContent.includes('*')).length""",
+        PANEL,
+    )
 
 
 def _errors(page) -> list:
@@ -65,14 +78,18 @@ def _errors(page) -> list:
     return page.evaluate(
         """(panel) => Array.from(document.querySelectorAll(
                  panel + ' .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
-                 .map(e => e.textContent).filter(t => /Error|Traceback/.test(t))""", PANEL)
+                 .map(e => e.textContent).filter(t => /Error|Traceback/.test(t))""",
+        PANEL,
+    )
 
 
 def _unrun_cells(page) -> int:
     """Code cells without an execution count (not run yet, or skipped after an error)."""
     return page.evaluate(
         r"""(panel) => Array.from(document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputArea-prompt'))
-                       .filter(p => !/\[\d+\]/.test(p.textContent)).length""", PANEL)
+                       .filter(p => !/\[\d+\]/.test(p.textContent)).length""",
+        PANEL,
+    )
 
 
 def _stop_kernels(lab) -> None:
@@ -102,9 +119,12 @@ def _run_all(page, lab, notebook: str) -> float:
         except AssertionError:
             if attempt == 2:
                 raise
-    _wait_for(lambda: (_busy_cells(page) == 0 and _kernel_idle(page)
-                       and (_unrun_cells(page) == 0 or _errors(page))), RUN_TIMEOUT_S, f"{notebook} to finish",
-              interval=1.0)
+    _wait_for(
+        lambda: _busy_cells(page) == 0 and _kernel_idle(page) and (_unrun_cells(page) == 0 or _errors(page)),
+        RUN_TIMEOUT_S,
+        f"{notebook} to finish",
+        interval=1.0,
+    )
     return time.monotonic() - start
 
 
@@ -116,8 +136,9 @@ def _explorer_state(explorer):
 
 
 @pytest.mark.parametrize("notebook, title, slider_label, before, after", CASES, ids=["chapter1", "chapter2"])
-def test_explorer_responds_in_the_browser(lab, browser, screenshots: Path, notebook, title, slider_label,
-                                          before, after):
+def test_explorer_responds_in_the_browser(
+    lab, browser, screenshots: Path, notebook, title, slider_label, before, after
+):
     assert (lab.root / notebook).exists(), f"notebooks/{notebook} is missing"
     page = browser.new_page()
     stem = notebook.split(".")[0]
@@ -144,21 +165,22 @@ def test_explorer_responds_in_the_browser(lab, browser, screenshots: Path, noteb
         _wait_for(lambda: readout.inner_text().strip() != value0, 10, f"the {slider_label!r} slider to move")
 
         moved = time.monotonic()
-        _wait_for(lambda: after in _explorer_state(explorer)[0], UPDATE_TIMEOUT_S,
-                  f"the text to show {after!r}")
-        _wait_for(lambda: _explorer_state(explorer)[1] not in (None, src0), UPDATE_TIMEOUT_S,
-                  "the figure to change")
+        _wait_for(lambda: after in _explorer_state(explorer)[0], UPDATE_TIMEOUT_S, f"the text to show {after!r}")
+        _wait_for(lambda: _explorer_state(explorer)[1] not in (None, src0), UPDATE_TIMEOUT_S, "the figure to change")
         update_s = time.monotonic() - moved
         text1, src1 = _explorer_state(explorer)
         assert text1 != text0 and after in text1
         assert src1 != src0 and src1.startswith("data:image/png")
-        assert len(page.locator(".fcnlib-explorer", has_text=title).first.locator(
-            ".jp-OutputArea-output img").all()) == 1, "the figure was added instead of replaced"
+        assert (
+            len(page.locator(".fcnlib-explorer", has_text=title).first.locator(".jp-OutputArea-output img").all()) == 1
+        ), "the figure was added instead of replaced"
         explorer.screenshot(path=str(screenshots / f"{stem}_explorer_after.png"))
         page.screenshot(path=str(screenshots / f"{stem}_page.png"))
         with open(screenshots / "timings.txt", "a") as f:
-            f.write(f"{notebook}: run all {run_s:.1f} s, slider update seen in the browser after "
-                    f"{update_s:.2f} s, whole test {time.monotonic() - started:.1f} s\n")
+            f.write(
+                f"{notebook}: run all {run_s:.1f} s, slider update seen in the browser after "
+                f"{update_s:.2f} s, whole test {time.monotonic() - started:.1f} s\n"
+            )
     except BaseException:
         page.screenshot(path=str(screenshots / f"{stem}_failure.png"), full_page=True)
         raise

@@ -30,8 +30,10 @@ def main(argv):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CODE)])
     NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
     k = json.loads(nb.cells[0].outputs[0]["text"])
-    print(f"kernel python3: Python {k['python']} ({k['executable']}) | torch {k['torch']} | "
-          f"torchvision {k['torchvision']} | ipywidgets {k['ipywidgets']} | nbval {k['nbval']} | fcnlib {k['fcnlib']}")
+    print(
+        f"kernel python3: Python {k['python']} ({k['executable']}) | torch {k['torch']} | "
+        f"torchvision {k['torchvision']} | ipywidgets {k['ipywidgets']} | nbval {k['nbval']} | fcnlib {k['fcnlib']}"
+    )
     problems = []
     if not k["executable"].startswith(sys.prefix):
         problems.append(f"the kernel runs {k['executable']}, not this environment's Python ({sys.prefix})")

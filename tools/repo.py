@@ -1,8 +1,10 @@
 """Where the project lives. A fork changes REPOSITORY (and BRANCH) here and nowhere else:
-``python -m fcnlib.notebook_setup`` rewrites every notebook's Colab badge and install cell
+``python -m tools.notebook_setup`` rewrites every notebook's Colab badge and install cell
 from these values, and a test checks that they agree."""
 
 from __future__ import annotations
+
+__all__ = ["REPOSITORY", "BRANCH", "colab_url", "colab_badge_markdown", "colab_install_command"]
 
 REPOSITORY = "fcn-notebooks/fcn-notebooks"
 """GitHub owner/name of the project."""

@@ -1,29 +1,5 @@
-"""Training and evaluation: the seed's ``d2l.train_ch13`` loop, made correct, fast and safe.
-
-One training step is what it is in every chapter of d2l: move a batch to the device, run
-the net, compute the loss, ``backward``, ``step``. A segmentation net answers with one
-score per class *for every pixel* (``[N, C, H, W]``), and the loss is the cross-entropy of
-every pixel, averaged over the pixels of each image. As in d2l, the loss function returns
-one value per image and the step minimises their **sum** over the batch, so the seed's
-``lr=0.001`` and ``weight_decay=1e-3`` mean here what they mean in the book.
-
-:func:`train` takes ``d2l.train_ch13``'s arguments in the same order, so the seed's cell
-runs with ``fcnlib.train`` in its place, and adds what a learner wants to see and keep:
-
-* a progress bar per epoch, and in a notebook one live figure of the loss, pixel accuracy
-  and mean IoU (see :mod:`fcnlib.viz.curves`);
-* the FCN paper's metrics on the test set after every epoch (:mod:`fcnlib.metrics`);
-* a :class:`History` of every epoch, which prints like d2l's final two lines;
-* ``checkpoint=path`` saves after every epoch (and on the stop button), ``resume=True``
-  continues from it, and a loss that turns NaN stops training before it can overwrite the
-  last good checkpoint.
-
-On a CUDA GPU it is fast by default: mixed precision (bfloat16 where the GPU has it, else
-float16 with a gradient scaler), ``channels_last`` tensors for cuDNN's fastest
-convolutions (used on the CPU too, where oneDNN gains from them), non-blocking copies, and no ``.item()`` per batch: the loss and accuracy
-are summed *on the GPU* and read once per epoch, so the CPU can queue the next batch while
-the GPU still works on this one. ``amp=False``, ``channels_last=False`` and
-``non_blocking=False`` switch each off.
+"""Training and evaluation: the seed's ``d2l.train_ch13`` loop with checkpoints, mixed precision
+and the FCN paper's metrics after every epoch.
 """
 
 from __future__ import annotations
@@ -32,38 +8,119 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .metrics import ConfusionMatrix, scores_to_labels
+from .metrics import ConfusionMatrix, check_label_map, restrict_to_band, scores_to_labels
+from .profiles import autocast_dtype
 
 __all__ = [
-    "train",
-    "evaluate",
-    "History",
+    "boundary_miou",
+    "evaluate_with_boundary",
+    "CHECKPOINT_FORMAT",
+    "CHANNELS_LAST_DEVICES",
     "TrainingDiverged",
+    "History",
     "per_example_cross_entropy",
     "save_checkpoint",
     "load_checkpoint",
+    "evaluate",
+    "train",
 ]
 
+
+def _forward(net: nn.Module, features: Tensor, device: torch.device) -> Tensor:
+    with torch.no_grad():
+        return net(features.to(device))
+
+
+def evaluate_with_boundary(
+    net: nn.Module,
+    data_iter: Iterable[tuple[Tensor, Tensor]],
+    widths: Iterable[int] = (3,),
+    num_classes: int | None = None,
+    device: str | torch.device | None = None,
+    ignore_index: int = 255,
+    void_is_edge: bool = True,
+) -> dict[str, dict]:
+    """Score ``net`` on ``data_iter`` once, on all pixels and on the boundary bands of every width.
+
+    Returns ``{"all": metrics, "band3": metrics, ...}`` where every ``metrics`` is the dict of
+    :meth:`fcnlib.ConfusionMatrix.compute` (``pixel_acc``, ``mean_acc``, ``miou``,
+    ``fw_iou``, ``iou``, ``acc``) plus ``"pixels"``, the number of pixels scored. Running the
+    net once for all widths keeps the evaluation as cheap as a plain one.
+    """
+    widths = tuple(widths)
+    for w in widths:
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise ValueError(f"every width must be an int >= 1, got {w!r} in {widths}")
+    if device is None:
+        try:
+            device = next(net.parameters()).device
+        except StopIteration:
+            device = torch.device("cpu")
+    device = torch.device(device)
+    was_training = net.training
+    net.eval()
+    matrices: dict[str, ConfusionMatrix] = {}
+    try:
+        for batch in data_iter:
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                raise TypeError(
+                    "data_iter must yield (images, labels) pairs, as fcnlib.data.load_data_voc's iterators do"
+                )
+            features, target = batch
+            check_label_map(target, "the labels from data_iter")
+            scores = _forward(net, features, device)
+            if scores.dim() != 4:
+                raise ValueError(f"net must return scores [N, C, H, W], got shape {tuple(scores.shape)}")
+            c = num_classes if num_classes is not None else scores.shape[1]
+            if scores.shape[1] != c:
+                raise ValueError(f"net returns {scores.shape[1]} score channels but num_classes={c}")
+            pred = scores.argmax(dim=1)
+            target = target.to(pred.device)
+            if not matrices:
+                matrices = {"all": ConfusionMatrix(c, ignore_index)}
+                matrices.update({f"band{w}": ConfusionMatrix(c, ignore_index) for w in widths})
+            matrices["all"].update(pred, target)
+            for w in widths:
+                matrices[f"band{w}"].update(pred, restrict_to_band(target, w, ignore_index, void_is_edge))
+    finally:
+        net.train(was_training)
+    if not matrices:
+        raise ValueError("data_iter yielded no batches")
+    results = {}
+    for key, cm in matrices.items():
+        metrics = cm.compute()
+        metrics["pixels"] = int(cm.mat.sum())
+        results[key] = metrics
+    return results
+
+
 DeviceLike = Union[str, torch.device, int]
+
+
 CHECKPOINT_FORMAT = "fcnlib-checkpoint-1"
+
+
 CHANNELS_LAST_DEVICES = ("cuda", "cpu")
 """Where ``channels_last="auto"`` switches it on: cuDNN's and oneDNN's convolutions are faster
 with it (on a 2-core AVX2 CPU a training step of the FCN takes about 14% less CPU time and
 inference about 25% less, mostly in the large transposed convolution); MPS is left alone."""
+
+
 _METRIC_KEYS = ("pixel_acc", "mean_acc", "miou", "fw_iou")
 
 
 class TrainingDiverged(FloatingPointError):
     """The training loss became NaN or infinite. ``err.history`` holds the epochs completed before."""
 
-    def __init__(self, message: str, history: "History") -> None:
+    def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
         self.history = history
 
@@ -80,11 +137,11 @@ class History(list):
     one curve, :func:`fcnlib.viz.plot_history` a figure.
     """
 
-    def __init__(self, epochs: Iterable[Dict[str, Any]] = (), devices: Sequence[torch.device] = ()) -> None:
+    def __init__(self, epochs: Iterable[dict[str, Any]] = (), devices: Sequence[torch.device] = ()) -> None:
         super().__init__(epochs)
         self.devices = list(devices)
 
-    def column(self, key: str) -> List[Any]:
+    def column(self, key: str) -> list[Any]:
         """The value of ``key`` in every epoch (``None`` where it is missing)."""
         return [epoch.get(key) for epoch in self]
 
@@ -107,10 +164,6 @@ class History(list):
         return f"History({len(self)} epochs)\n{self}"
 
 
-# --------------------------------------------------------------------------------------
-# Small pieces of the loop
-# --------------------------------------------------------------------------------------
-
 def per_example_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = 255) -> Tensor:
     """Cross-entropy of every pixel, averaged over each image's labelled pixels: shape ``[N]``.
 
@@ -123,7 +176,7 @@ def per_example_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int 
     return pixel_loss.flatten(1).sum(dim=1) / valid
 
 
-def _as_devices(devices: Union[None, DeviceLike, Sequence[DeviceLike]]) -> List[torch.device]:
+def _as_devices(devices: None | DeviceLike | Sequence[DeviceLike]) -> list[torch.device]:
     if devices is None:
         from .profiles import all_devices
 
@@ -141,21 +194,6 @@ def _as_devices(devices: Union[None, DeviceLike, Sequence[DeviceLike]]) -> List[
     return result
 
 
-def _resolve_amp(amp: Any, device: torch.device) -> Optional[torch.dtype]:
-    """The autocast dtype for ``amp`` on ``device``, or None for full float32."""
-    if amp in (False, None, "off", "fp32", torch.float32):
-        return None
-    if amp in ("auto", True):
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if amp is True and device.type == "cpu" else None
-    if amp in ("bf16", "bfloat16", torch.bfloat16):
-        return torch.bfloat16
-    if amp in ("fp16", "float16", torch.float16):
-        return torch.float16
-    raise ValueError(f"amp must be 'auto', True, False, 'bf16' or 'fp16', got {amp!r}")
-
-
 def _resolve_flag(value: Any, name: str, default: bool) -> bool:
     if value == "auto":
         return default
@@ -164,7 +202,7 @@ def _resolve_flag(value: Any, name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be 'auto', True or False, got {value!r}")
 
 
-def _autocast(device: torch.device, dtype: Optional[torch.dtype]) -> Any:
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
     """Mixed precision on ``device`` in ``dtype``, or nothing at all for ``dtype=None``."""
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
@@ -178,7 +216,7 @@ def _logits(out: Any) -> Tensor:
     return out
 
 
-def _length(data_iter: Any) -> Optional[int]:
+def _length(data_iter: Any) -> int | None:
     try:
         return len(data_iter)
     except TypeError:
@@ -200,7 +238,9 @@ def _check_loader(data_iter: Any, name: str) -> None:
 
 def _check_batch(X: Any, y: Any, name: str) -> None:
     if not isinstance(X, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"{name} must yield (images, labels) tensor pairs, got ({type(X).__name__}, {type(y).__name__})")
+        raise TypeError(
+            f"{name} must yield (images, labels) tensor pairs, got ({type(X).__name__}, {type(y).__name__})"
+        )
     if y.is_floating_point() or y.dtype == torch.bool:
         raise TypeError(
             f"labels from {name} must be integer class indices [N, H, W], got dtype {y.dtype}; "
@@ -210,7 +250,7 @@ def _check_batch(X: Any, y: Any, name: str) -> None:
         raise ValueError(f"labels from {name} must have shape [N, H, W], got {tuple(y.shape)}")
 
 
-def _check_labels(y: Tensor, num_classes: int, ignore_index: Optional[int], name: str) -> None:
+def _check_labels(y: Tensor, num_classes: int, ignore_index: int | None, name: str) -> None:
     """Raise if ``y`` holds a label outside ``0..C-1`` that is not ``ignore_index`` (waits for the device)."""
     bad = (y < 0) | (y >= num_classes)
     if ignore_index is not None:
@@ -224,7 +264,7 @@ def _check_labels(y: Tensor, num_classes: int, ignore_index: Optional[int], name
         )
 
 
-def _check_output(out: Tensor, y: Tensor, num_classes: Optional[int]) -> int:
+def _check_output(out: Tensor, y: Tensor, num_classes: int | None) -> int:
     if out.dim() != 4:
         raise ValueError(f"the net must return class scores [N, C, H, W], got shape {tuple(out.shape)}")
     if out.shape[0] != y.shape[0] or out.shape[-2:] != y.shape[-2:]:
@@ -242,7 +282,7 @@ def _check_output(out: Tensor, y: Tensor, num_classes: Optional[int]) -> int:
     return int(out.shape[1])
 
 
-def _infer_num_classes(num_classes: Optional[int], *loaders: Any) -> Optional[int]:
+def _infer_num_classes(num_classes: int | None, *loaders: Any) -> int | None:
     if num_classes is not None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
@@ -269,12 +309,13 @@ def _synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-# --------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------
-
-def save_checkpoint(path: Union[str, Path], net: nn.Module, trainer: Optional[torch.optim.Optimizer] = None,
-                    history: Sequence[Dict[str, Any]] = (), scaler: Any = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    net: nn.Module,
+    trainer: torch.optim.Optimizer | None = None,
+    history: Sequence[dict[str, Any]] = (),
+    scaler: Any = None,
+) -> Path:
     """Save ``net``, ``trainer`` and ``history`` to ``path`` *atomically*.
 
     The file is written under a temporary name and then renamed over ``path``
@@ -300,8 +341,13 @@ def save_checkpoint(path: Union[str, Path], net: nn.Module, trainer: Optional[to
     return path
 
 
-def load_checkpoint(path: Union[str, Path], net: nn.Module, trainer: Optional[torch.optim.Optimizer] = None,
-                    scaler: Any = None, map_location: Any = "cpu") -> History:
+def load_checkpoint(
+    path: str | Path,
+    net: nn.Module,
+    trainer: torch.optim.Optimizer | None = None,
+    scaler: Any = None,
+    map_location: Any = "cpu",
+) -> History:
     """Load what :func:`save_checkpoint` (or ``train(checkpoint=...)``) saved into ``net`` (and ``trainer``).
 
     Returns the :class:`History` of the saved epochs.
@@ -330,13 +376,17 @@ def load_checkpoint(path: Union[str, Path], net: nn.Module, trainer: Optional[to
     return History(state.get("history", []))
 
 
-# --------------------------------------------------------------------------------------
-# Evaluation
-# --------------------------------------------------------------------------------------
-
-def evaluate(net: nn.Module, data_iter: Iterable, num_classes: Optional[int] = None,
-             device: Optional[DeviceLike] = None, *, ignore_index: Optional[int] = 255,
-             amp: Any = "auto", channels_last: Any = "auto", non_blocking: bool = True) -> Dict[str, Any]:
+def evaluate(
+    net: nn.Module,
+    data_iter: Iterable,
+    num_classes: int | None = None,
+    device: DeviceLike | None = None,
+    *,
+    ignore_index: int | None = 255,
+    amp: Any = "auto",
+    channels_last: Any = "auto",
+    non_blocking: bool = True,
+) -> dict[str, Any]:
     """The FCN paper's metrics of ``net`` on every batch of ``data_iter``.
 
     Returns :meth:`ConfusionMatrix.compute`'s dict: ``pixel_acc``, ``mean_acc``, ``miou``,
@@ -349,15 +399,16 @@ def evaluate(net: nn.Module, data_iter: Iterable, num_classes: Optional[int] = N
     _check_loader(data_iter, "data_iter")
     net_device = _param_device(net)
     device = torch.device(device) if device is not None else net_device
-    if device.type != net_device.type or (device.index is not None and net_device.index is not None
-                                          and device.index != net_device.index):
+    if device.type != net_device.type or (
+        device.index is not None and net_device.index is not None and device.index != net_device.index
+    ):
         raise ValueError(f"the net is on {net_device} but device={device}; move it first: net.to({str(device)!r})")
     num_classes = _infer_num_classes(num_classes, data_iter)
-    amp_dtype = _resolve_amp(amp, device)
+    amp_dtype = autocast_dtype(device, amp)
     use_cl = _resolve_flag(channels_last, "channels_last", device.type in CHANNELS_LAST_DEVICES)
     was_training = net.training
     net.eval()
-    cm: Optional[ConfusionMatrix] = None
+    cm: ConfusionMatrix | None = None
     try:
         with torch.inference_mode():
             for X, y in data_iter:
@@ -379,22 +430,18 @@ def evaluate(net: nn.Module, data_iter: Iterable, num_classes: Optional[int] = N
     return cm.compute()
 
 
-# --------------------------------------------------------------------------------------
-# Training
-# --------------------------------------------------------------------------------------
-
 def train(
     net: nn.Module,
     train_iter: Iterable,
-    test_iter: Optional[Iterable],
-    loss: Optional[Callable[[Tensor, Tensor], Tensor]] = None,
-    trainer: Optional[torch.optim.Optimizer] = None,
+    test_iter: Iterable | None,
+    loss: Callable[[Tensor, Tensor], Tensor] | None = None,
+    trainer: torch.optim.Optimizer | None = None,
     num_epochs: int = 5,
-    devices: Union[None, DeviceLike, Sequence[DeviceLike]] = None,
+    devices: None | DeviceLike | Sequence[DeviceLike] = None,
     *,
-    num_classes: Optional[int] = None,
-    ignore_index: Optional[int] = 255,
-    checkpoint: Union[None, str, Path] = None,
+    num_classes: int | None = None,
+    ignore_index: int | None = 255,
+    checkpoint: None | str | Path = None,
     resume: bool = False,
     amp: Any = "auto",
     channels_last: Any = "auto",
@@ -453,12 +500,14 @@ def train(
     if test_iter is not None:
         _check_loader(test_iter, "test_iter")
     num_classes = _infer_num_classes(num_classes, train_iter, test_iter)
-    amp_dtype = _resolve_amp(amp, device)
+    amp_dtype = autocast_dtype(device, amp)
     use_cl = _resolve_flag(channels_last, "channels_last", device.type in CHANNELS_LAST_DEVICES)
     show_plot = _resolve_flag(plot, "plot", False) if plot != "auto" else None
     if trainer is None:
         trainer = torch.optim.SGD(net.parameters(), lr=0.001, weight_decay=1e-3)
-    loss_fn = loss if loss is not None else (lambda out, y: per_example_cross_entropy(out, y, ignore_index=ignore_index))
+    loss_fn = (
+        loss if loss is not None else (lambda out, y: per_example_cross_entropy(out, y, ignore_index=ignore_index))
+    )
 
     # Moving parameters keeps their identity, so an optimiser built before still holds them.
     net.to(device)
@@ -501,8 +550,14 @@ def train(
             examples, batches, last_refresh = 0, 0, 0.0
             # The bar is updated by hand: a bar that wraps the loader closes itself when the
             # loader is exhausted, and we want to add the test metrics to it after that.
-            bar = tqdm(total=_length(train_iter), desc=f"epoch {epoch + 1}/{num_epochs}", unit="batch",
-                       disable=not progress, leave=True, dynamic_ncols=True)
+            bar = tqdm(
+                total=_length(train_iter),
+                desc=f"epoch {epoch + 1}/{num_epochs}",
+                unit="batch",
+                disable=not progress,
+                leave=True,
+                dynamic_ncols=True,
+            )
             for X, y in train_iter:
                 if not checked_first_batch:
                     _check_batch(X, y, "train_iter")
@@ -559,8 +614,11 @@ def train(
                     if not bool(finite):
                         raise _diverged(epoch, batches, trainer, checkpoint, history)
                     if progress:
-                        bar.set_postfix(loss=f"{float(loss_sum) / examples:.3f}",
-                                        acc=f"{float(correct) / max(int(labelled), 1):.3f}", refresh=False)
+                        bar.set_postfix(
+                            loss=f"{float(loss_sum) / examples:.3f}",
+                            acc=f"{float(correct) / max(int(labelled), 1):.3f}",
+                            refresh=False,
+                        )
             if batches == 0:
                 raise ValueError("train_iter yielded no batches: its dataset is empty")
             _synchronize(device)
@@ -573,7 +631,7 @@ def train(
                     + (f" and not the ignore index {ignore_index}" if ignore_index is not None else "")
                     + f" in epoch {epoch + 1}. Check num_classes ({num_classes}) and the label images."
                 )
-            entry: Dict[str, Any] = {
+            entry: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "loss": float(loss_sum) / examples,
                 "train_acc": float(correct) / max(int(labelled), 1),
@@ -581,13 +639,24 @@ def train(
             if test_iter is not None:
                 if progress:
                     bar.set_postfix_str("evaluating on test_iter", refresh=True)
-                metrics = evaluate(model, test_iter, num_classes, device, ignore_index=ignore_index,
-                                   amp=amp, channels_last=use_cl, non_blocking=non_blocking)
+                metrics = evaluate(
+                    model,
+                    test_iter,
+                    num_classes,
+                    device,
+                    ignore_index=ignore_index,
+                    amp=amp,
+                    channels_last=use_cl,
+                    non_blocking=non_blocking,
+                )
                 entry.update({k: metrics[k] for k in _METRIC_KEYS})
                 entry["iou"] = metrics["iou"].tolist()
-            entry.update(examples=examples, train_seconds=train_seconds,
-                         examples_per_sec=examples / train_seconds,
-                         seconds=time.perf_counter() - epoch_start)
+            entry.update(
+                examples=examples,
+                train_seconds=train_seconds,
+                examples_per_sec=examples / train_seconds,
+                seconds=time.perf_counter() - epoch_start,
+            )
             history.append(entry)
             if checkpoint is not None:
                 save_checkpoint(checkpoint, net, trainer, history, scaler)
@@ -620,14 +689,17 @@ def train(
     return history
 
 
-def _diverged(epoch: int, batches: int, trainer: torch.optim.Optimizer, checkpoint: Any,
-              history: History) -> TrainingDiverged:
+def _diverged(
+    epoch: int, batches: int, trainer: torch.optim.Optimizer, checkpoint: Any, history: History
+) -> TrainingDiverged:
     lrs = sorted({group.get("lr") for group in trainer.param_groups if "lr" in group})
     lr = f"lr={lrs[0]}" if len(lrs) == 1 else f"lr={lrs}"
-    kept = (f"The checkpoint {checkpoint} keeps the last good epoch ({len(history)}); the net's weights are now "
-            f"invalid: reload them with fcnlib.train.load_checkpoint({str(checkpoint)!r}, net)."
-            if checkpoint is not None and history else
-            "The net's weights are now invalid: build a fresh net before training again.")
+    kept = (
+        f"The checkpoint {checkpoint} keeps the last good epoch ({len(history)}); the net's weights are now "
+        f"invalid: reload them with fcnlib.train.load_checkpoint({str(checkpoint)!r}, net)."
+        if checkpoint is not None and history
+        else "The net's weights are now invalid: build a fresh net before training again."
+    )
     return TrainingDiverged(
         f"the training loss became NaN or infinite in epoch {epoch + 1} (by batch {batches}): training diverged. "
         f"Lower the learning rate ({lr}; the loss is summed over the batch, so a larger batch takes larger "
@@ -640,3 +712,23 @@ def _in_notebook() -> bool:
     from .viz.curves import in_notebook
 
     return in_notebook()
+
+
+def boundary_miou(
+    net: nn.Module,
+    data_iter: Iterable[tuple[Tensor, Tensor]],
+    width: int = 3,
+    num_classes: int | None = None,
+    device: str | torch.device | None = None,
+    ignore_index: int = 255,
+    void_is_edge: bool = True,
+) -> dict:
+    """The metrics of :class:`fcnlib.ConfusionMatrix` counted only inside the boundary band.
+
+    ``result["miou"]`` is the boundary mIoU; ``result["pixels"]`` says how many pixels the
+    band held. See :func:`evaluate_with_boundary` to get several widths (and the usual
+    all-pixel metrics) from one pass over the data.
+    """
+    return evaluate_with_boundary(net, data_iter, (width,), num_classes, device, ignore_index, void_is_edge)[
+        f"band{width}"
+    ]

@@ -1,47 +1,43 @@
-"""Figures for chapters 1 and 2: kernels, scatter pictures, overlap maps, convolution matrices.
-
-Every function draws the result of a pure function from :mod:`fcnlib.upsampling`,
-:mod:`fcnlib.arithmetic` or :mod:`fcnlib.explain`, so what a figure shows is exactly what
-the tests check. Each returns its matplotlib ``Figure``. Called without ``ax``/``axes``
-it makes a new pyplot figure, which a notebook shows once at the end of the cell (assign
-the result, ``fig = plot_kernel(4)``, or end the line with ``;`` so it is not shown a
-second time as the cell's value). The explorers in :mod:`fcnlib.widgets` pass their own
-axes instead.
-"""
+"""Figures of kernels, scatter steps, overlap maps and convolution matrices."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.collections import PatchCollection
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import Tensor
 
-from ..explain import checkerboard, conv_matrix, scatter_step, spread
-from ..upsampling import bilinear_kernel, overlap_map
+from ..upsampling import bilinear_kernel, checkerboard, conv_matrix, overlap_map, scatter_step, spread
 
 __all__ = [
+    "draw_grid",
     "plot_kernel",
+    "draw_kernel_profile",
     "plot_kernel_profile",
+    "outline_cells",
+    "draw_scatter",
     "plot_scatter",
     "plot_scatter_steps",
     "plot_overlap",
     "plot_conv_matrix",
+    "draw_checkerboard",
     "plot_resize_vs_transposed",
-    "show_images_side_by_side",
     "to_display_image",
+    "show_images_side_by_side",
 ]
+
 
 # Cells get their value printed in them up to this many cells per panel (more is unreadable).
 _MAX_ANNOTATED = 144
 
 
-def _kernel_2d(kernel: Union[int, Tensor]) -> Tensor:
+def _kernel_2d(kernel: int | Tensor) -> Tensor:
     """An int means ``bilinear_kernel(1, 1, k)``; a 4-D weight gives its first ``[k, k]`` slice."""
     if isinstance(kernel, bool):
         raise TypeError("kernel must be a kernel size (int) or a tensor")
@@ -56,7 +52,7 @@ def _kernel_2d(kernel: Union[int, Tensor]) -> Tensor:
     raise ValueError(f"kernel must be [k, k] or [in, out, k, k], got shape {tuple(kernel.shape)}")
 
 
-def _new_axes(ncols: int, figsize: Tuple[float, float], **kw) -> Tuple[Figure, np.ndarray]:
+def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> tuple[Figure, np.ndarray]:
     fig, axes = plt.subplots(1, ncols, figsize=figsize, squeeze=False, **kw)
     return fig, axes[0]
 
@@ -70,9 +66,9 @@ def draw_grid(
     values: Tensor,
     title: str = "",
     cmap: str = "viridis",
-    vmin: Optional[float] = None,
-    vmax: Optional[float] = None,
-    annotate: Optional[bool] = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    annotate: bool | None = None,
 ) -> None:
     """Draw a 2-D tensor as a grid of pixels with thin lines between them and, if small, their values."""
     arr = values.detach().float().cpu().numpy()
@@ -91,18 +87,20 @@ def draw_grid(
         size = 9 if max(h, w) <= 8 else 7
         for i in range(h):
             for j in range(w):
-                ax.text(j, i, _number(arr[i, j]), ha="center", va="center", fontsize=size,
-                        color="black" if light[i, j] else "white")
+                ax.text(
+                    j,
+                    i,
+                    _number(arr[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=size,
+                    color="black" if light[i, j] else "white",
+                )
     if title:
         ax.set_title(title, fontsize=10, y=1.0)  # a fixed y skips a costly layout pass
 
 
-# --------------------------------------------------------------------------------------
-# Chapter 1: the bilinear kernel
-# --------------------------------------------------------------------------------------
-
-
-def plot_kernel(kernel: Union[int, Tensor], title: Optional[str] = None, surface: bool = True) -> Figure:
+def plot_kernel(kernel: int | Tensor, title: str | None = None, surface: bool = True) -> Figure:
     """Heat map (and 3-D surface) of a 2-D kernel, e.g. ``plot_kernel(bilinear_kernel(3, 3, 4))``.
 
     ``kernel`` is a kernel size (meaning ``bilinear_kernel(1, 1, k)``), a ``[k, k]`` tensor or
@@ -125,7 +123,7 @@ def plot_kernel(kernel: Union[int, Tensor], title: Optional[str] = None, surface
     return fig
 
 
-def draw_kernel_profile(ax: Axes, kernel_size: int, stride: Optional[int] = None, legend: bool = True) -> None:
+def draw_kernel_profile(ax: Axes, kernel_size: int, stride: int | None = None, legend: bool = True) -> None:
     """One kernel's middle row as stems, with the continuous tent it samples and (if given) the stride."""
     k = bilinear_kernel(1, 1, kernel_size)[0, 0]
     row = k.diagonal().sqrt()  # k[i, j] = t[i] * t[j], so the diagonal holds t[i] ** 2
@@ -147,7 +145,7 @@ def draw_kernel_profile(ax: Axes, kernel_size: int, stride: Optional[int] = None
         ax.legend(fontsize=7, loc="upper right")
 
 
-def plot_kernel_profile(kernel_sizes: Union[int, Sequence[int]] = (4, 8), ax: Optional[Axes] = None) -> Figure:
+def plot_kernel_profile(kernel_sizes: int | Sequence[int] = (4, 8), ax: Axes | None = None) -> Figure:
     """The bilinear kernel along one axis: one panel per kernel size, taps as stems on the tent they sample.
 
     For ``k = 2f`` (even) the tent's peak sits between the two middle taps; for
@@ -161,21 +159,16 @@ def plot_kernel_profile(kernel_sizes: Union[int, Sequence[int]] = (4, 8), ax: Op
         draw_kernel_profile(ax, sizes[0])
         return ax.figure
     fig, axes = _new_axes(len(sizes), (3.6 * len(sizes), 2.8))
-    for a, size in zip(axes, sizes):
+    for a, size in zip(axes, sizes, strict=False):
         draw_kernel_profile(a, size)
     fig.tight_layout()
     return fig
 
 
-# --------------------------------------------------------------------------------------
-# Chapter 2: transposed convolution
-# --------------------------------------------------------------------------------------
-
-
 def outline_cells(ax: Axes, mask: Tensor, color: str = "red", linewidth: float = 1.5) -> None:
     """Outline the pixels where ``mask`` is true (one collection: quick to draw)."""
     rows, cols = torch.nonzero(mask, as_tuple=True)
-    rects = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in zip(rows.tolist(), cols.tolist())]
+    rects = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in zip(rows.tolist(), cols.tolist(), strict=False)]
     if rects:
         ax.add_collection(PatchCollection(rects, facecolor="none", edgecolor=color, linewidth=linewidth))
 
@@ -188,29 +181,54 @@ def draw_scatter(
     padding: int = 0,
     output_padding: int = 0,
     dilation: int = 1,
-    step: Optional[int] = None,
+    step: int | None = None,
 ) -> None:
     """Draw one step of the scatter picture into three axes: input, kernel, output canvas."""
     s = scatter_step(x, kernel, step, stride, padding, output_padding, dilation)
     ax_in, ax_k, ax_out = axes
-    draw_grid(ax_in, x, title=f"input {x.shape[0]}x{x.shape[1]}", cmap="Blues",
-              vmin=min(0.0, float(x.min())), vmax=max(float(x.max()) * 1.6, 1e-6))
+    draw_grid(
+        ax_in,
+        x,
+        title=f"input {x.shape[0]}x{x.shape[1]}",
+        cmap="Blues",
+        vmin=min(0.0, float(x.min())),
+        vmax=max(float(x.max()) * 1.6, 1e-6),
+    )
     if s.index is not None:
         i, j = s.index
         ax_in.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
-    draw_grid(ax_k, kernel, title=f"kernel {kernel.shape[0]}x{kernel.shape[1]}", cmap="Greens",
-              vmin=min(0.0, float(kernel.min())), vmax=max(float(kernel.max()) * 1.6, 1e-6))
+    draw_grid(
+        ax_k,
+        kernel,
+        title=f"kernel {kernel.shape[0]}x{kernel.shape[1]}",
+        cmap="Greens",
+        vmin=min(0.0, float(kernel.min())),
+        vmax=max(float(kernel.max()) * 1.6, 1e-6),
+    )
     top, left, h, w = s.crop
     what = f"pixel {s.index} writes the red taps" if s.index is not None else "nothing written yet"
-    draw_grid(ax_out, s.canvas, title=f"step {s.step}/{s.num_steps}: {what}", cmap="magma",
-              vmin=0, vmax=max(float(scatter_step(x, kernel, None, stride, padding, output_padding,
-                                                   dilation).canvas.max()), 1e-6))
+    draw_grid(
+        ax_out,
+        s.canvas,
+        title=f"step {s.step}/{s.num_steps}: {what}",
+        cmap="magma",
+        vmin=0,
+        vmax=max(float(scatter_step(x, kernel, None, stride, padding, output_padding, dilation).canvas.max()), 1e-6),
+    )
     outline_cells(ax_out, s.footprint)
     if (top, left, h, w) != (0, 0, *s.canvas.shape):
-        ax_out.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, edgecolor="cyan",
-                                   linewidth=2, linestyle="--"))
-        ax_out.text(0.5, -0.02, f"cyan box: the {h}x{w} output kept after padding={padding} trims the border",
-                    transform=ax_out.transAxes, ha="center", va="top", fontsize=8)
+        ax_out.add_patch(
+            Rectangle((left - 0.5, top - 0.5), w, h, fill=False, edgecolor="cyan", linewidth=2, linestyle="--")
+        )
+        ax_out.text(
+            0.5,
+            -0.02,
+            f"cyan box: the {h}x{w} output kept after padding={padding} trims the border",
+            transform=ax_out.transAxes,
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
 
 
 def plot_scatter(
@@ -220,8 +238,8 @@ def plot_scatter(
     padding: int = 0,
     output_padding: int = 0,
     dilation: int = 1,
-    step: Optional[int] = None,
-    axes: Optional[Sequence[Axes]] = None,
+    step: int | None = None,
+    axes: Sequence[Axes] | None = None,
 ) -> Figure:
     """A transposed convolution as a scatter: each input pixel adds a scaled copy of the kernel.
 
@@ -262,8 +280,14 @@ def plot_scatter_steps(
     vmax = max(float(final.canvas.max()), 1e-6)
     for t, ax in enumerate(axes, start=1):
         s = scatter_step(x, kernel, t, stride, padding, output_padding, dilation)
-        draw_grid(ax, s.canvas, title=f"after pixel {s.index} (x={_number(float(x[s.index]))})",
-                  cmap="magma", vmin=0, vmax=vmax)
+        draw_grid(
+            ax,
+            s.canvas,
+            title=f"after pixel {s.index} (x={_number(float(x[s.index]))})",
+            cmap="magma",
+            vmin=0,
+            vmax=vmax,
+        )
         outline_cells(ax, s.footprint)
     fig.tight_layout()
     return fig
@@ -276,8 +300,8 @@ def plot_overlap(
     padding: int = 0,
     output_padding: int = 0,
     dilation: int = 1,
-    ax: Optional[Axes] = None,
-    annotate: Optional[bool] = None,
+    ax: Axes | None = None,
+    annotate: bool | None = None,
 ) -> Figure:
     """How many kernel taps land on each output pixel (:func:`fcnlib.upsampling.overlap_map`).
 
@@ -295,7 +319,7 @@ def plot_overlap(
     return ax.figure
 
 
-def plot_conv_matrix(input_size: Tuple[int, int], kernel: Tensor, stride: int = 1, padding: int = 0) -> Figure:
+def plot_conv_matrix(input_size: tuple[int, int], kernel: Tensor, stride: int = 1, padding: int = 0) -> Figure:
     """A convolution as the matrix ``W`` and the transposed convolution as ``W.T``, side by side.
 
     d2l's example is ``plot_conv_matrix((3, 3), torch.tensor([[1., 2.], [3., 4.]]))``: a 2x2
@@ -303,13 +327,28 @@ def plot_conv_matrix(input_size: Tuple[int, int], kernel: Tensor, stride: int = 
     takes 4 values back to 9. See :func:`fcnlib.explain.conv_matrix`.
     """
     W = conv_matrix(input_size, kernel, stride, padding)
-    fig, axes = _new_axes(2, (4 + 0.45 * (W.shape[1] + W.shape[0]), 0.6 + 0.42 * max(W.shape)),
-                          gridspec_kw={"width_ratios": [W.shape[1], W.shape[0]]})
+    fig, axes = _new_axes(
+        2,
+        (4 + 0.45 * (W.shape[1] + W.shape[0]), 0.6 + 0.42 * max(W.shape)),
+        gridspec_kw={"width_ratios": [W.shape[1], W.shape[0]]},
+    )
     vmax = float(W.abs().max()) or 1.0
-    draw_grid(axes[0], W, title=f"convolution: W is {W.shape[0]}x{W.shape[1]}\n(output pixels x input pixels)",
-              cmap="Blues", vmin=0, vmax=vmax)
-    draw_grid(axes[1], W.T, title=f"transposed convolution: W.T is {W.shape[1]}x{W.shape[0]}",
-              cmap="Oranges", vmin=0, vmax=vmax)
+    draw_grid(
+        axes[0],
+        W,
+        title=f"convolution: W is {W.shape[0]}x{W.shape[1]}\n(output pixels x input pixels)",
+        cmap="Blues",
+        vmin=0,
+        vmax=vmax,
+    )
+    draw_grid(
+        axes[1],
+        W.T,
+        title=f"transposed convolution: W.T is {W.shape[1]}x{W.shape[0]}",
+        cmap="Oranges",
+        vmin=0,
+        vmax=vmax,
+    )
     fig.tight_layout()
     return fig
 
@@ -317,8 +356,15 @@ def plot_conv_matrix(input_size: Tuple[int, int], kernel: Tensor, stride: int = 
 def draw_checkerboard(ax: Axes, img: Tensor, title: str) -> None:
     """A constant image after upsampling, with its min/max/spread in the title."""
     lo, hi, rel = spread(img)
-    draw_grid(ax, img, title=f"{title}\nmin {lo:.2f}, max {hi:.2f}, spread {rel:.0%}", cmap="gray",
-              vmin=0, vmax=max(hi, 1.0) * 1.05, annotate=False)
+    draw_grid(
+        ax,
+        img,
+        title=f"{title}\nmin {lo:.2f}, max {hi:.2f}, spread {rel:.0%}",
+        cmap="gray",
+        vmin=0,
+        vmax=max(hi, 1.0) * 1.05,
+        annotate=False,
+    )
 
 
 def plot_resize_vs_transposed(
@@ -348,12 +394,7 @@ def plot_resize_vs_transposed(
     return fig
 
 
-# --------------------------------------------------------------------------------------
-# Images
-# --------------------------------------------------------------------------------------
-
-
-def to_display_image(img: Union[Tensor, np.ndarray]) -> np.ndarray:
+def to_display_image(img: Tensor | np.ndarray) -> np.ndarray:
     """A ``[C, H, W]``/``[H, W, C]``/``[H, W]`` tensor or array as something ``imshow`` draws as is.
 
     Float images are clipped to ``[0, 1]`` (a bilinear upsampling by a transposed
@@ -376,11 +417,11 @@ def to_display_image(img: Union[Tensor, np.ndarray]) -> np.ndarray:
 
 
 def show_images_side_by_side(
-    images: Sequence[Union[Tensor, np.ndarray]],
-    titles: Optional[Sequence[str]] = None,
+    images: Sequence[Tensor | np.ndarray],
+    titles: Sequence[str] | None = None,
     height: float = 3.0,
     true_scale: bool = False,
-    axes: Optional[Sequence[Axes]] = None,
+    axes: Sequence[Axes] | None = None,
 ) -> Figure:
     """Images in one row, each titled with its size, e.g. the input and its 2x upsampling.
 
@@ -398,9 +439,10 @@ def show_images_side_by_side(
     if own_figure:
         widths = [a.shape[1] / a.shape[0] * (a.shape[0] if true_scale else 1) for a in arrays]
         scale = height / (max(a.shape[0] for a in arrays) if true_scale else 1)
-        fig, axes = _new_axes(len(arrays), (sum(widths) * scale + 0.3 * len(arrays), height + 0.5),
-                              gridspec_kw={"width_ratios": widths})
-    for ax, arr, title in zip(axes, arrays, titles):
+        fig, axes = _new_axes(
+            len(arrays), (sum(widths) * scale + 0.3 * len(arrays), height + 0.5), gridspec_kw={"width_ratios": widths}
+        )
+    for ax, arr, title in zip(axes, arrays, titles, strict=False):
         ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
         ax.set_title(f"{title} {arr.shape[0]}x{arr.shape[1]}".strip(), fontsize=10, y=1.0)
         ax.axis("off")

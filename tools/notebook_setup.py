@@ -2,11 +2,11 @@
 
 The first cells every chapter shares are a title with a Colab badge and the set-up cell,
 which installs fcnlib from the repository on Colab and does nothing anywhere else. Both
-are generated from :mod:`fcnlib._repo`, so a fork changes one line there and runs
-``python -m fcnlib.notebook_setup notebooks`` (``make notebooks-sync``); the test suite
+are generated from `tools/repo.py`, so a fork changes one line there and runs
+``python -m tools.notebook_setup notebooks`` (``make notebooks-sync``); the test suite
 checks that every chapter agrees with these functions.
 
-``python -m fcnlib.notebook_setup execute notebooks/04_training.ipynb ...``
+``python -m tools.notebook_setup execute notebooks/04_training.ipynb ...``
 (``make notebooks-execute``) runs chapters top to bottom in a fresh kernel, in the quick
 profile on the CPU, and stores their outputs in place: what nbval compares and what a
 reader sees on GitHub before running anything. Progress bars (tqdm's widgets) are stored
@@ -19,7 +19,17 @@ import html
 import sys
 from pathlib import Path
 
-from ._repo import colab_badge_markdown, colab_install_command
+from tools.repo import colab_badge_markdown, colab_install_command
+
+__all__ = [
+    "SETUP_MARKER",
+    "setup_cell_source",
+    "badge_line",
+    "sync_notebook",
+    "freeze_progress_bars",
+    "execute",
+    "main",
+]
 
 SETUP_MARKER = "# fcn-notebooks setup"
 
@@ -29,8 +39,8 @@ def setup_cell_source() -> str:
     return (
         f"{SETUP_MARKER}: on Colab this installs fcnlib from the repository; elsewhere it does nothing.\n"
         "import sys\n"
-        "if \"google.colab\" in sys.modules:\n"
-        f"    %pip install --quiet \"{colab_install_command()}\"\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "{colab_install_command()}"\n'
     )
 
 
@@ -121,8 +131,13 @@ def execute(path: Path, timeout: int = 1800) -> float:
     os.environ.update(FCNLIB_PROFILE="quick", FCNLIB_DEVICE="cpu")
     start = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            store_widget_state=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     finally:
         for key, value in saved.items():
             if value is None:

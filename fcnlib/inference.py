@@ -1,34 +1,12 @@
-"""Prediction: a class for every pixel of an image of any size, and VOC colours to see them.
-
-The FCN of the lessons only accepts heights and widths that are multiples of 32 (its
-backbone halves them five times), so the seed predicts only the top-left 320x480 crop of
-each test image. Its exercise 3 asks for every pixel. Two ways, both here:
-
-* **pad** (the default): pad the image up to the next multiple of 32, run the net once,
-  and cut the padding off the scores. One forward pass, every pixel sees its whole
-  neighbourhood. We pad by *reflecting* the image at its border: the padded rows continue
-  the colours and textures of the image, as the network's receptive field (hundreds of
-  pixels) expects; a constant band (zeros after normalisation, the mean colour) would be
-  a flat region the net never saw in its crops, and it drags the predictions of the border
-  pixels towards whatever the net associates with a flat grey wall. ``pad_mode="constant"``
-  gives that variant for comparison. (Images too small to reflect, e.g. 1x1, are padded by
-  repeating their edge pixels instead.)
-* **tile**: slide a ``crop_size`` window over the image with a ``stride`` (half a crop by
-  default, so every pixel is seen by up to four windows), run the net on batches of
-  windows, and *average the scores* (logits) of all windows that cover a pixel before the
-  argmax, as the seed's text describes. The net sees inputs of the size it was trained on,
-  at the cost of more computation.
-
-For a network that looks at each pixel alone (1x1 convolutions only) the two agree
-exactly: padding and windows change nothing about a pixel's own value. Tests check that.
-
-:func:`label2image` turns class indices into the VOC colours of the dataset's label images.
+"""Inference: ``predict`` (the seed's), ``predict_full`` for images of any size (pad or tile),
+and ``label2image`` (VOC colours).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +15,54 @@ from torch import Tensor, nn
 
 from .metrics import scores_to_labels
 
-__all__ = ["predict", "predict_full", "full_scores", "label2image", "tile_starts"]
+__all__ = ["coarse_oracle", "MULTIPLE", "predict", "tile_starts", "full_scores", "predict_full", "label2image"]
+
+
+def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: int = 255) -> Tensor:
+    """The best an FCN with output stride ``stride`` could predict if its coarse scores were perfect.
+
+    FCN-32s computes one score vector per ``stride x stride`` block and enlarges the score
+    map with a bilinear transposed convolution. Suppose the network were perfect at the
+    coarse level: its score for class ``c`` in a block would be the share of the block's
+    labelled pixels that belong to ``c``. This function builds exactly those scores from
+    the ground truth ``label`` (``[H, W]`` class indices, ``ignore_index`` not counted),
+    upsamples them with :func:`fcnlib.bilinear_upsample` (the FCN's own upsampling) and
+    takes the argmax. Whatever such a net gets wrong is lost to the grid, not to training:
+    thin parts, sharp corners and objects smaller than a block.
+
+    Sides that are not multiples of ``stride`` are padded with unlabelled pixels first.
+    Returns class indices ``[H, W]`` (int64).
+    """
+    from .upsampling import bilinear_upsample
+
+    if not isinstance(label, Tensor) or label.dim() != 2 or label.is_floating_point():
+        raise ValueError(
+            f"label must be an integer tensor [H, W], got "
+            f"{tuple(label.shape) if isinstance(label, Tensor) else type(label).__name__}"
+        )
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    bad = (label != ignore_index) & ((label < 0) | (label >= num_classes))
+    if bool(bad.any()):
+        raise ValueError(
+            f"label holds values {label[bad].unique()[:8].tolist()} outside 0..{num_classes - 1} "
+            f"that are not ignore_index={ignore_index}"
+        )
+    h, w = label.shape
+    valid = label != ignore_index
+    onehot = torch.zeros(num_classes, h, w, dtype=torch.float64, device=label.device)
+    onehot.scatter_(0, torch.where(valid, label, 0).long().unsqueeze(0), valid.double().unsqueeze(0))
+    ph, pw = -(-h // stride) * stride, -(-w // stride) * stride
+    onehot = F.pad(onehot, (0, pw - w, 0, ph - h))
+    counts = F.pad(valid.double(), (0, pw - w, 0, ph - h))
+    block_sums = onehot.reshape(num_classes, ph // stride, stride, pw // stride, stride).sum(dim=(2, 4))
+    block_counts = counts.reshape(ph // stride, stride, pw // stride, stride).sum(dim=(1, 3)).clamp(min=1)
+    shares = block_sums / block_counts  # [C, H / stride, W / stride]: the perfect coarse scores
+    scores = bilinear_upsample(shares, stride)[:, :h, :w]
+    return scores.argmax(dim=0)
+
 
 MULTIPLE = 32
 """Input heights and widths must be multiples of this (the FCN's backbone downsamples 32 times)."""
@@ -134,12 +159,12 @@ def predict(net: nn.Module, img: Any) -> Tensor:
     return scores_to_labels(scores[0], dim=0).to(image.device)
 
 
-def _pad_amounts(size: int, target: int) -> Tuple[int, int]:
+def _pad_amounts(size: int, target: int) -> tuple[int, int]:
     extra = target - size
     return extra // 2, extra - extra // 2
 
 
-def _pad(x: Tensor, height: int, width: int, pad_mode: str) -> Tuple[Tensor, Tuple[int, int]]:
+def _pad(x: Tensor, height: int, width: int, pad_mode: str) -> tuple[Tensor, tuple[int, int]]:
     """Pad ``x [C, H, W]`` to ``height x width``, centred; return it and the (top, left) offset."""
     h, w = x.shape[-2:]
     top, bottom = _pad_amounts(h, height)
@@ -156,7 +181,7 @@ def _pad(x: Tensor, height: int, width: int, pad_mode: str) -> Tuple[Tensor, Tup
     return padded, (top, left)
 
 
-def tile_starts(size: int, crop: int, stride: int) -> List[int]:
+def tile_starts(size: int, crop: int, stride: int) -> list[int]:
     """Where windows of length ``crop`` start along an axis of length ``size`` (``size >= crop``).
 
     Every ``stride`` pixels, plus one window flush with the end, so the last pixels are
@@ -168,7 +193,7 @@ def tile_starts(size: int, crop: int, stride: int) -> List[int]:
     return starts + [size - crop]
 
 
-def _check_size_pair(value: Any, name: str) -> Tuple[int, int]:
+def _check_size_pair(value: Any, name: str) -> tuple[int, int]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value, value)
     try:
@@ -183,9 +208,9 @@ def _check_size_pair(value: Any, name: str) -> Tuple[int, int]:
 def full_scores(
     net: nn.Module,
     image: Any,
-    crop_size: Union[int, Sequence[int]] = (320, 480),
+    crop_size: int | Sequence[int] = (320, 480),
     mode: str = "pad",
-    stride: Union[None, int, Sequence[int]] = None,
+    stride: None | int | Sequence[int] = None,
     batch_size: int = 8,
     pad_mode: str = "reflect",
 ) -> Tensor:
@@ -208,40 +233,42 @@ def full_scores(
             ph, pw = -(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE
             padded, (top, left) = _pad(x, ph, pw, pad_mode)
             scores = _scores(net, padded.unsqueeze(0))[0]
-            return scores[:, top:top + h, left:left + w].float()
+            return scores[:, top : top + h, left : left + w].float()
 
         ch, cw = _check_size_pair(crop_size, "crop_size")
         if ch % MULTIPLE or cw % MULTIPLE:
             raise ValueError(f"crop_size must be multiples of {MULTIPLE} for the FCN, got {(ch, cw)} (e.g. (320, 480))")
         sh, sw = _check_size_pair(stride, "stride") if stride is not None else (max(ch // 2, 1), max(cw // 2, 1))
         if sh > ch or sw > cw:
-            raise ValueError(f"stride {(sh, sw)} is larger than crop_size {(ch, cw)}: pixels between the windows "
-                             "would get no prediction")
+            raise ValueError(
+                f"stride {(sh, sw)} is larger than crop_size {(ch, cw)}: pixels between the windows "
+                "would get no prediction"
+            )
         # An image smaller than a window is padded up to one window first.
         padded, (top, left) = _pad(x, max(h, ch), max(w, cw), pad_mode)
         H, W = padded.shape[-2:]
         windows = [(t, l) for t in tile_starts(H, ch, sh) for l in tile_starts(W, cw, sw)]
-        total: Optional[Tensor] = None
+        total: Tensor | None = None
         count = torch.zeros(H, W, device=device)
         for i in range(0, len(windows), batch_size):
-            chunk = windows[i:i + batch_size]
-            batch = torch.stack([padded[:, t:t + ch, l:l + cw] for t, l in chunk])
+            chunk = windows[i : i + batch_size]
+            batch = torch.stack([padded[:, t : t + ch, l : l + cw] for t, l in chunk])
             out = _scores(net, batch).float()
             if total is None:
                 total = torch.zeros(out.shape[1], H, W, device=device)
-            for (t, l), s in zip(chunk, out):
-                total[:, t:t + ch, l:l + cw] += s
-                count[t:t + ch, l:l + cw] += 1
+            for (t, l), s in zip(chunk, out, strict=False):
+                total[:, t : t + ch, l : l + cw] += s
+                count[t : t + ch, l : l + cw] += 1
         assert total is not None
-        return (total / count)[:, top:top + h, left:left + w]
+        return (total / count)[:, top : top + h, left : left + w]
 
 
 def predict_full(
     net: nn.Module,
     image: Any,
-    crop_size: Union[int, Sequence[int]] = (320, 480),
+    crop_size: int | Sequence[int] = (320, 480),
     mode: str = "pad",
-    stride: Union[None, int, Sequence[int]] = None,
+    stride: None | int | Sequence[int] = None,
     batch_size: int = 8,
     pad_mode: str = "reflect",
 ) -> Tensor:
@@ -261,24 +288,25 @@ def predict_full(
 
     The net runs in eval mode on its own device, without gradients.
     """
-    scores = full_scores(net, image, crop_size=crop_size, mode=mode, stride=stride,
-                         batch_size=batch_size, pad_mode=pad_mode)
+    scores = full_scores(
+        net, image, crop_size=crop_size, mode=mode, stride=stride, batch_size=batch_size, pad_mode=pad_mode
+    )
     return scores_to_labels(scores, dim=0).cpu()
 
 
-def _default_colormap() -> List[List[int]]:
+def _default_colormap() -> list[list[int]]:
     from .data import VOC_COLORMAP
 
     return VOC_COLORMAP
 
 
-def _void_color() -> Tuple[int, int, int]:
+def _void_color() -> tuple[int, int, int]:
     from .data.voc import VOID_COLOR
 
     return tuple(VOID_COLOR)
 
 
-def label2image(pred: Any, colormap: Optional[Any] = None, ignore_index: Optional[int] = 255) -> Any:
+def label2image(pred: Any, colormap: Any | None = None, ignore_index: int | None = 255) -> Any:
     """The seed's ``label2image``: class indices ``[H, W]`` to their colours, uint8 ``[H, W, 3]``.
 
     A tensor gives a tensor on the same device, a numpy array a numpy array. ``colormap``
@@ -286,8 +314,11 @@ def label2image(pred: Any, colormap: Optional[Any] = None, ignore_index: Optiona
     (VOC's void, 255) is drawn in VOC's void colour. Any other index outside ``0..K-1``
     raises a ``ValueError``. Works for any leading shape (``[N, H, W]`` gives ``[N, H, W, 3]``).
     """
-    colors = np.asarray(_default_colormap() if colormap is None else
-                        (colormap.cpu().numpy() if isinstance(colormap, Tensor) else colormap))
+    colors = np.asarray(
+        _default_colormap()
+        if colormap is None
+        else (colormap.cpu().numpy() if isinstance(colormap, Tensor) else colormap)
+    )
     if colors.ndim != 2 or colors.shape[1] != 3 or colors.shape[0] < 1:
         raise ValueError(f"colormap must be a list of RGB triples (shape [K, 3]), got shape {colors.shape}")
     if colors.min() < 0 or colors.max() > 255:
@@ -297,9 +328,12 @@ def label2image(pred: Any, colormap: Optional[Any] = None, ignore_index: Optiona
     if not is_tensor and not isinstance(pred, np.ndarray):
         raise TypeError(f"pred must be a tensor or numpy array of class indices, got {type(pred).__name__}")
     dtype = pred.dtype
-    if (is_tensor and (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)) or \
-            (not is_tensor and not np.issubdtype(dtype, np.integer)):
-        raise TypeError(f"pred must hold integer class indices, got dtype {dtype}; take pred.argmax(dim=0) of scores first")
+    if (is_tensor and (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)) or (
+        not is_tensor and not np.issubdtype(dtype, np.integer)
+    ):
+        raise TypeError(
+            f"pred must hold integer class indices, got dtype {dtype}; take pred.argmax(dim=0) of scores first"
+        )
     # One extra row for void, so the lookup below is a single gather.
     table = np.concatenate([colors, np.asarray([_void_color()])]).astype(np.uint8)
     if is_tensor:
@@ -307,7 +341,9 @@ def label2image(pred: Any, colormap: Optional[Any] = None, ignore_index: Optiona
         void = labels == ignore_index if ignore_index is not None else torch.zeros_like(labels, dtype=torch.bool)
         bad = ~void & ((labels < 0) | (labels >= k))
         if bool(bad.any()):
-            raise ValueError(f"pred holds indices {labels[bad].unique()[:8].tolist()} outside the colormap's 0..{k - 1}")
+            raise ValueError(
+                f"pred holds indices {labels[bad].unique()[:8].tolist()} outside the colormap's 0..{k - 1}"
+            )
         lut = torch.from_numpy(table).to(labels.device)
         return lut[torch.where(void, k, labels)]
     labels = pred.astype(np.int64)
