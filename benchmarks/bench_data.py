@@ -97,7 +97,12 @@ def worker(args) -> dict:
         torch.utils.data.DataLoader(test_set, args.batch, drop_last=True, num_workers=0)
     else:
         train_iter, test_iter = fcnlib.data.load_data_voc(
-            args.batch, crop, root=args.tree, num_workers=args.num_workers, preload=args.worker == "fcnlib-preload"
+            args.batch,
+            crop,
+            root=args.tree,
+            num_workers=args.num_workers,
+            preload=args.worker == "fcnlib-preload",
+            download=False,
         )
         train_set, test_set = train_iter.dataset, test_iter.dataset
         if args.worker == "fcnlib-1thread":
@@ -175,7 +180,7 @@ def main(argv=None) -> int:
             print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
             print(f"{name} pipeline failed (exit {out.returncode}; -9 means it ran out of memory)", file=sys.stderr)
             return 1
-        line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+        line = [s for s in out.stdout.splitlines() if s.startswith("RESULT ")][-1]
         results.append(json.loads(line[len("RESULT ") :]))
     ours, preloaded, d2l, one_thread = results[:4]
     total = sizes["n_train"] + sizes["n_val"]

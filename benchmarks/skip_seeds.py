@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fcnlib  # noqa: E402
-from fcnlib import skips  # noqa: E402
+from fcnlib import experiments as skips  # noqa: E402
 
 BAND = 3
 

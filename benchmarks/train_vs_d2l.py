@@ -143,7 +143,7 @@ def run_d2l(net, train_iter, test_iter, trainer, epochs, device):
     try:
         from d2l import torch as d2l
     except ImportError as err:
-        raise SystemExit(f"d2l is needed for this comparison: pip install --no-deps d2l==1.0.3 ({err})")
+        raise SystemExit(f"d2l is needed for this comparison: pip install --no-deps d2l==1.0.3 ({err})") from err
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         d2l.train_ch13(net, train_iter, test_iter, per_example_cross_entropy, trainer, epochs, [device])

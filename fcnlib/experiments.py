@@ -4,16 +4,19 @@ of their results (what chapters 4 to 6 compare).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .model import init_from, param_groups
+from .model import fcn_resnet18, init_from, param_groups
+from .profiles import all_devices
+from .training import load_checkpoint, train
 
 __all__ = [
+    "seeded_run",
     "train_fcn",
     "load_or_train_fcn",
     "runs_table",
@@ -23,6 +26,38 @@ __all__ = [
     "PAPER_TABLE2",
     "comparison_table",
 ]
+
+
+def _num_classes(num_classes: int | None, train_iter: Any) -> int:
+    """``num_classes``, else ``train_iter.dataset.num_classes``; ValueError if neither is there."""
+    if num_classes is None:
+        num_classes = getattr(getattr(train_iter, "dataset", None), "num_classes", None)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise ValueError("num_classes is not given and train_iter.dataset has no num_classes; pass num_classes=")
+    return num_classes
+
+
+def seeded_run(
+    build: Callable[[], nn.Module],
+    make_trainer: Callable[[nn.Module], torch.optim.Optimizer],
+    train_iter: Iterable,
+    test_iter: Iterable | None,
+    num_epochs: int,
+    devices: Any = None,
+    seed: int = 0,
+    **train_kwargs: Any,
+) -> tuple[nn.Module, Any]:
+    """``torch.manual_seed(seed)``, ``net = build()``, ``torch.manual_seed(seed + 1)``, :func:`fcnlib.train`.
+
+    The first seed fixes the starting weights, the second the batches, crops and flips (with
+    ``num_workers=0``): two runs that differ in one setting see the same data. Returns ``(net, history)``.
+    """
+    torch.manual_seed(seed)
+    net = build()
+    trainer = make_trainer(net)
+    torch.manual_seed(seed + 1)
+    history = train(net, train_iter, test_iter, None, trainer, num_epochs, devices, **train_kwargs)
+    return net, history
 
 
 def train_fcn(
@@ -39,54 +74,28 @@ def train_fcn(
     upsample_init: str = "bilinear",
     weights: str | None = "auto",
     seed: int = 0,
-    checkpoint: None | str | Path = None,
-    plot: Any = "auto",
-    progress: bool = True,
+    **train_kwargs: Any,
 ) -> tuple[nn.Module, list[dict]]:
-    """Build an FCN with :func:`fcnlib.fcn_resnet18` and train it the seed's way; return ``(net, history)``.
+    """A :func:`fcnlib.fcn_resnet18` trained the seed's way by :func:`seeded_run`; returns ``(net, history)``.
 
-    The seed's recipe: SGD with learning rate ``lr`` and weight decay ``wd`` on the
-    per-example mean cross-entropy, summed over the batch (:func:`fcnlib.train`'s default
-    loss, which also ignores void pixels). The seed uses no ``momentum``; the quick profile
-    adds 0.9 (see :class:`fcnlib.profiles.Profile`).
-
-    Two seeds make runs comparable. ``torch.manual_seed(seed)`` before building the net
-    gives every run the same backbone and ``final_conv``; ``torch.manual_seed(seed + 1)``
-    just before training gives every run the same shuffling, crops and flips (with
-    ``num_workers=0``, where the loader draws from the main process's generator). So two
-    runs that differ only in ``upsample_init`` (or ``lr``) see exactly the same batches, and
-    any difference in their histories comes from that one setting.
-
-    ``num_classes`` defaults to ``train_iter.dataset.num_classes``. ``checkpoint``, ``plot``
-    and ``progress`` are passed to :func:`fcnlib.train`.
+    SGD (``lr``, weight decay ``wd``, ``momentum``: the seed uses none) on :func:`fcnlib.train`'s
+    default loss. ``num_classes`` defaults to ``train_iter.dataset.num_classes``; other keyword
+    arguments (``checkpoint``, ``progress``, ``reporter``) go to :func:`fcnlib.train`.
     """
-    from .model import fcn_resnet18
-    from .training import train
-
-    if num_classes is None:
-        num_classes = getattr(getattr(train_iter, "dataset", None), "num_classes", None)
-        if num_classes is None:
-            raise ValueError("num_classes is needed: train_iter.dataset has no num_classes attribute")
+    num_classes = _num_classes(num_classes, train_iter)
     for name, value in (("lr", lr), ("wd", wd)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    torch.manual_seed(seed)
-    net = fcn_resnet18(num_classes=num_classes, variant=variant, weights=weights, upsample_init=upsample_init)
-    trainer = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=wd, momentum=momentum)
-    torch.manual_seed(seed + 1)
-    history = train(
-        net,
+    return seeded_run(
+        lambda: fcn_resnet18(num_classes=num_classes, variant=variant, weights=weights, upsample_init=upsample_init),
+        lambda net: torch.optim.SGD(net.parameters(), lr=lr, weight_decay=wd, momentum=momentum),
         train_iter,
         test_iter,
-        None,
-        trainer,
         num_epochs,
         devices,
-        checkpoint=checkpoint,
-        plot=plot,
-        progress=progress,
+        seed,
+        **train_kwargs,
     )
-    return net, history
 
 
 def load_or_train_fcn(
@@ -94,39 +103,20 @@ def load_or_train_fcn(
     train_iter: Iterable,
     test_iter: Iterable | None,
     *,
-    lr: float,
-    wd: float,
-    num_epochs: int,
-    momentum: float = 0.0,
     devices: Any = None,
     num_classes: int | None = None,
-    weights: str | None = "auto",
-    seed: int = 0,
-    plot: Any = False,
-    progress: bool = True,
+    num_epochs: int,
+    **settings: Any,
 ) -> tuple[nn.Module, list[dict], str]:
-    """FCN-32s from ``checkpoint`` if it holds one for these classes, else a freshly trained one.
+    """FCN-32s from ``checkpoint`` if it holds one for these classes, else :func:`train_fcn` with ``settings``.
 
-    Returns ``(net, history, message)``; ``message`` says which happened. A missing file, or
-    one saved for another number of classes (say, the teaching dataset's checkpoint after
-    VOC2012 was downloaded), leads to :func:`train_fcn` with these settings, which saves
-    its result to ``checkpoint`` for next time (``weights`` is the backbone's start, as in
-    :func:`fcnlib.fcn_resnet18`). The net is returned in eval mode on the first of
-    ``devices`` (default: the best device).
+    Returns ``(net, history, message)``, the net in eval mode on the first of ``devices``;
+    ``message`` says which happened. A newly trained net is saved to ``checkpoint``.
     """
-    from .model import fcn_resnet18
-    from .profiles import all_devices
-    from .training import load_checkpoint
-
     checkpoint = Path(checkpoint)
-    if num_classes is None:
-        num_classes = getattr(getattr(train_iter, "dataset", None), "num_classes", None)
-        if num_classes is None:
-            raise ValueError("num_classes is needed: train_iter.dataset has no num_classes attribute")
-    device_list = (
-        all_devices() if devices is None else (list(devices) if isinstance(devices, (list, tuple)) else [devices])
-    )
-    device = torch.device(device_list[0])
+    num_classes = _num_classes(num_classes, train_iter)
+    first = devices[0] if isinstance(devices, (list, tuple)) else devices
+    device = torch.device(first) if first is not None else all_devices()[0]
     reason = "no checkpoint"
     if checkpoint.is_file():
         net = fcn_resnet18(num_classes=num_classes, weights=None)
@@ -137,25 +127,11 @@ def load_or_train_fcn(
         else:
             return net.to(device).eval(), history, f"loaded {checkpoint} ({len(history)} epochs of training)"
     net, history = train_fcn(
-        train_iter,
-        test_iter,
-        lr=lr,
-        wd=wd,
-        num_epochs=num_epochs,
-        momentum=momentum,
-        devices=devices,
-        num_classes=num_classes,
-        weights=weights,
-        seed=seed,
-        checkpoint=checkpoint,
-        plot=plot,
-        progress=progress,
-    )
-    return (
-        net.eval(),
-        history,
-        f"{reason} at {checkpoint}: trained a new FCN-32s for {num_epochs} epochs and saved it there",
-    )
+        train_iter, test_iter, num_epochs=num_epochs, devices=devices, num_classes=num_classes,
+        checkpoint=checkpoint, **settings,
+    )  # fmt: skip
+    message = f"{reason} at {checkpoint}: trained a new FCN-32s for {num_epochs} epochs and saved it there"
+    return net.eval(), history, message
 
 
 _RUN_COLUMNS = {
@@ -217,50 +193,36 @@ def train_variant(
     weights: str | None = "auto",
     **train_kwargs: Any,
 ) -> tuple[nn.Module, Any]:
-    """Build FCN-``variant`` and train it with :func:`fcnlib.train`; return ``(net, history)``.
+    """FCN-``variant`` trained by :func:`seeded_run`; return ``(net, history)``.
 
-    Everything but the variant is fixed by ``seed``, so FCN-32s, 16s and 8s trained with the
-    same arguments differ *only* in their skip layers:
-
-    * the same starting weights: a seeded FCN-32s is built and copied into the variant
-      (:func:`init_from`), so the backbone and the layer4 score layer start identical and
-      the skip score layers start at zero;
-    * the same batches, crops and flips in the same order: the random generator is seeded
-      again right before training.
-
-    ``init`` (a trained coarser FCN) replaces the seeded FCN-32s as the starting point:
-    that is the paper's *staged* training. ``profile`` (:func:`fcnlib.profile`) gives the
-    defaults of ``lr``, ``wd``, ``num_epochs`` and the devices. ``optimizer`` is ``"sgd"``
-    (plain SGD by default, the seed's ``d2l.train_ch13`` setting; with the loss summed over
-    the batch, momentum multiplies the step about tenfold) or ``"adam"``; ``skip_lr_mult``
-    multiplies the learning rate of the skip score layers (:func:`param_groups`). Other
-    keyword arguments go to :func:`fcnlib.train`.
+    A seeded FCN-32s (or ``init``, a trained coarser FCN: the paper's staged training) is copied
+    into the variant (:func:`init_from`; skip score layers start at zero), so variants trained with
+    the same arguments differ only in their skip layers. ``profile`` gives the defaults of ``lr``,
+    ``wd``, ``num_epochs`` and the devices; ``optimizer`` is ``"sgd"`` or ``"adam"``;
+    ``skip_lr_mult`` scales the skip layers' rate (:func:`param_groups`). Other keyword arguments
+    go to :func:`fcnlib.train`.
     """
-    from .model import fcn_resnet18
-    from .training import train
-
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    if num_classes is None:
-        num_classes = getattr(getattr(train_iter, "dataset", None), "num_classes", None)
-        if not isinstance(num_classes, int):
-            raise ValueError("num_classes is not given and train_iter.dataset has no num_classes; pass num_classes=")
+    num_classes = _num_classes(num_classes, train_iter)
     lr = profile.lr if lr is None else lr
     wd = profile.wd if wd is None else wd
-    num_epochs = profile.num_epochs if num_epochs is None else num_epochs
-    torch.manual_seed(seed)
-    start = init if init is not None else fcn_resnet18(num_classes, "32s", weights=weights)
-    net = fcn_resnet18(num_classes, variant, weights=None)
-    init_from(net, start)
-    net.weights_source = getattr(start, "weights_source", "copied from init")
-    groups = param_groups(net, lr, skip_lr_mult)
-    if optimizer == "sgd":
-        trainer = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=wd)
-    else:
-        trainer = torch.optim.Adam(groups, lr=lr, weight_decay=wd)
-    torch.manual_seed(seed + 1)
-    history = train(net, train_iter, test_iter, None, trainer, num_epochs, profile.devices, **train_kwargs)
-    return net, history
+
+    def build() -> nn.Module:
+        start = init if init is not None else fcn_resnet18(num_classes, "32s", weights=weights)
+        net = fcn_resnet18(num_classes, variant, weights=None)
+        init_from(net, start)
+        net.weights_source = getattr(start, "weights_source", "copied from init")
+        return net
+
+    def make_trainer(net: nn.Module) -> torch.optim.Optimizer:
+        groups = param_groups(net, lr, skip_lr_mult)
+        if optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=wd)
+        return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
+
+    epochs = profile.num_epochs if num_epochs is None else num_epochs
+    return seeded_run(build, make_trainer, train_iter, test_iter, epochs, profile.devices, seed, **train_kwargs)
 
 
 def comparison_settings(profile: Any, seed: int = 0) -> dict[str, Any]:

@@ -14,24 +14,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .metrics import scores_to_labels
+from .model import device_of
+from .shapes import as_pair, check_int
 
 __all__ = ["coarse_oracle", "MULTIPLE", "predict", "tile_starts", "full_scores", "predict_full", "label2image"]
 
 
 def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: int = 255) -> Tensor:
-    """The best an FCN with output stride ``stride`` could predict if its coarse scores were perfect.
+    """The argmax of perfect coarse scores: an upper bound for a net of output stride ``stride``.
 
-    FCN-32s computes one score vector per ``stride x stride`` block and enlarges the score
-    map with a bilinear transposed convolution. Suppose the network were perfect at the
-    coarse level: its score for class ``c`` in a block would be the share of the block's
-    labelled pixels that belong to ``c``. This function builds exactly those scores from
-    the ground truth ``label`` (``[H, W]`` class indices, ``ignore_index`` not counted),
-    upsamples them with :func:`fcnlib.bilinear_upsample` (the FCN's own upsampling) and
-    takes the argmax. Whatever such a net gets wrong is lost to the grid, not to training:
-    thin parts, sharp corners and objects smaller than a block.
-
-    Sides that are not multiples of ``stride`` are padded with unlabelled pixels first.
-    Returns class indices ``[H, W]`` (int64).
+    The score of class ``c`` in each ``stride x stride`` block is the share of the block's
+    labelled pixels (``label [H, W]``, ``ignore_index`` not counted) that are ``c``; these are
+    upsampled by :func:`fcnlib.bilinear_upsample` and cropped back. Returns int64 ``[H, W]``.
+    ``ValueError`` for a non-integer label map or labels outside ``0 .. num_classes - 1``.
     """
     from .upsampling import bilinear_upsample
 
@@ -40,10 +35,8 @@ def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: in
             f"label must be an integer tensor [H, W], got "
             f"{tuple(label.shape) if isinstance(label, Tensor) else type(label).__name__}"
         )
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    check_int(stride, "stride", 1)
+    check_int(num_classes, "num_classes", 1)
     bad = (label != ignore_index) & ((label < 0) | (label >= num_classes))
     if bool(bad.any()):
         raise ValueError(
@@ -66,14 +59,6 @@ def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: in
 
 MULTIPLE = 32
 """Input heights and widths must be multiples of this (the FCN's backbone downsamples 32 times)."""
-
-
-def _param_device(net: nn.Module) -> torch.device:
-    for p in net.parameters():
-        return p.device
-    for b in net.buffers():
-        return b.device
-    return torch.device("cpu")
 
 
 @contextlib.contextmanager
@@ -153,7 +138,7 @@ def predict(net: nn.Module, img: Any) -> Tensor:
     size use :func:`predict_full`. The result is on the image's device.
     """
     image = _as_image(img)
-    device = _param_device(net)
+    device = device_of(net)
     with _eval_mode(net):
         scores = _scores(net, _normalize(image, device).unsqueeze(0))
     return scores_to_labels(scores[0], dim=0).to(image.device)
@@ -193,18 +178,6 @@ def tile_starts(size: int, crop: int, stride: int) -> list[int]:
     return starts + [size - crop]
 
 
-def _check_size_pair(value: Any, name: str) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        h, w = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an int or a (height, width) pair, got {value!r}") from None
-    if h < 1 or w < 1:
-        raise ValueError(f"{name} must be positive, got {(h, w)}")
-    return h, w
-
-
 def full_scores(
     net: nn.Module,
     image: Any,
@@ -216,16 +189,21 @@ def full_scores(
 ) -> Tensor:
     """Class scores ``[C, H, W]`` (float32, on the net's device) for every pixel of ``image``.
 
-    See :func:`predict_full` for the arguments; this is the same computation before the argmax.
+    ``net``: scores ``[N, C, h, w]`` for ``[N, 3, h, w]`` (``h``, ``w`` multiples of 32), e.g.
+    :func:`fcnlib.fcn_resnet18`; it runs in eval mode, without gradients. ``image``: uint8
+    ``[3, H, W]`` or a PIL image, any size. ``mode="pad"``: pad to multiples of 32 (``pad_mode``
+    ``"reflect"``, ``"replicate"`` or ``"constant"``: zeros after normalisation), one pass, crop
+    back. ``mode="tile"``: average overlapping ``crop_size`` windows (multiples of 32) placed
+    ``stride`` apart (default half a window), ``batch_size`` per pass. ``ValueError`` or
+    ``TypeError`` for other values, saying which.
     """
     if mode not in ("pad", "tile"):
         raise ValueError(f"mode must be 'pad' (pad to a multiple of 32) or 'tile' (overlapping crops), got {mode!r}")
     if pad_mode not in ("reflect", "constant", "replicate"):
         raise ValueError(f"pad_mode must be 'reflect', 'replicate' or 'constant', got {pad_mode!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
     image = _as_image(image)
-    device = _param_device(net)
+    device = device_of(net)
     h, w = image.shape[-2:]
     with _eval_mode(net):
         x = _normalize(image, device)
@@ -235,10 +213,10 @@ def full_scores(
             scores = _scores(net, padded.unsqueeze(0))[0]
             return scores[:, top : top + h, left : left + w].float()
 
-        ch, cw = _check_size_pair(crop_size, "crop_size")
+        ch, cw = as_pair(crop_size, "crop_size", minimum=1)
         if ch % MULTIPLE or cw % MULTIPLE:
             raise ValueError(f"crop_size must be multiples of {MULTIPLE} for the FCN, got {(ch, cw)} (e.g. (320, 480))")
-        sh, sw = _check_size_pair(stride, "stride") if stride is not None else (max(ch // 2, 1), max(cw // 2, 1))
+        sh, sw = as_pair(stride, "stride", minimum=1) if stride is not None else (max(ch // 2, 1), max(cw // 2, 1))
         if sh > ch or sw > cw:
             raise ValueError(
                 f"stride {(sh, sw)} is larger than crop_size {(ch, cw)}: pixels between the windows "
@@ -247,51 +225,30 @@ def full_scores(
         # An image smaller than a window is padded up to one window first.
         padded, (top, left) = _pad(x, max(h, ch), max(w, cw), pad_mode)
         H, W = padded.shape[-2:]
-        windows = [(t, l) for t in tile_starts(H, ch, sh) for l in tile_starts(W, cw, sw)]
+        windows = [(t, c) for t in tile_starts(H, ch, sh) for c in tile_starts(W, cw, sw)]
         total: Tensor | None = None
         count = torch.zeros(H, W, device=device)
         for i in range(0, len(windows), batch_size):
             chunk = windows[i : i + batch_size]
-            batch = torch.stack([padded[:, t : t + ch, l : l + cw] for t, l in chunk])
+            batch = torch.stack([padded[:, t : t + ch, c : c + cw] for t, c in chunk])
             out = _scores(net, batch).float()
             if total is None:
                 total = torch.zeros(out.shape[1], H, W, device=device)
-            for (t, l), s in zip(chunk, out, strict=False):
-                total[:, t : t + ch, l : l + cw] += s
-                count[t : t + ch, l : l + cw] += 1
+            for (t, c), s in zip(chunk, out, strict=False):
+                total[:, t : t + ch, c : c + cw] += s
+                count[t : t + ch, c : c + cw] += 1
         assert total is not None
         return (total / count)[:, top : top + h, left : left + w]
 
 
 def predict_full(
-    net: nn.Module,
-    image: Any,
-    crop_size: int | Sequence[int] = (320, 480),
-    mode: str = "pad",
-    stride: None | int | Sequence[int] = None,
-    batch_size: int = 8,
-    pad_mode: str = "reflect",
+    net: nn.Module, image: Any, crop_size: int | Sequence[int] = (320, 480), mode: str = "pad", **options: Any
 ) -> Tensor:
     """Class indices ``[H, W]`` (int64, on the CPU) for every pixel of an image of any size.
 
-    Args:
-        net: a segmentation net (scores ``[N, C, h, w]`` for inputs ``[N, 3, h, w]`` with
-            ``h, w`` multiples of 32), e.g. :func:`fcnlib.fcn_resnet18`.
-        image: a uint8 tensor ``[3, H, W]`` or a PIL image, from 1x1 to several megapixels.
-        crop_size: the window of ``mode="tile"`` (multiples of 32); unused by ``"pad"``.
-        mode: ``"pad"``: pad to a multiple of 32, one forward pass, cut back. ``"tile"``:
-            average the scores of overlapping ``crop_size`` windows.
-        stride: the step between windows (``"tile"``), default half the crop size.
-        batch_size: windows per forward pass (``"tile"``).
-        pad_mode: ``"reflect"`` (default, see the module's docstring), ``"replicate"`` or
-            ``"constant"`` (zeros after normalisation: the mean colour).
-
-    The net runs in eval mode on its own device, without gradients.
+    Arguments and errors as :func:`full_scores`; this takes its argmax.
     """
-    scores = full_scores(
-        net, image, crop_size=crop_size, mode=mode, stride=stride, batch_size=batch_size, pad_mode=pad_mode
-    )
-    return scores_to_labels(scores, dim=0).cpu()
+    return scores_to_labels(full_scores(net, image, crop_size=crop_size, mode=mode, **options), dim=0).cpu()
 
 
 def _default_colormap() -> list[list[int]]:

@@ -121,6 +121,44 @@ def profile(name: str | None = None, device: torch.device | None = None) -> Prof
     return Profile(name=name, device=device, devices=devices, **settings)
 
 
+def data_root_setting() -> str:
+    """``$FCNLIB_DATA_DIR``: the folder datasets live in ('' when unset; see ``fcnlib.data.default_root``).
+
+    An ``$FCNLIB_DATA`` that is not a dataset name (its older meaning) is read as this folder.
+    """
+    legacy = os.environ.get("FCNLIB_DATA", "").strip()
+    return os.environ.get("FCNLIB_DATA_DIR", "").strip() or ("" if legacy.lower() in _DATASETS else legacy)
+
+
+_DATASETS = ("voc", "synthetic", "auto")
+
+
+def data_choice_setting() -> str:
+    """``$FCNLIB_DATA``: ``"voc"`` (download VOC2012 when missing), ``"synthetic"`` (the teaching dataset), else ''."""
+    value = os.environ.get("FCNLIB_DATA", "").strip().lower()
+    return value if value in ("voc", "synthetic") else ""
+
+
+def voc_sha1_setting() -> str:
+    """``$FCNLIB_VOC_SHA1``: the SHA-1 of the VOC archive a mirror serves, when not VOC2012's own ('' when unset)."""
+    return os.environ.get("FCNLIB_VOC_SHA1", "").strip().lower()
+
+
+def offline_setting() -> bool:
+    """``$FCNLIB_OFFLINE`` set to anything but '' or '0': fcnlib downloads nothing."""
+    return os.environ.get("FCNLIB_OFFLINE", "").strip() not in ("", "0")
+
+
+def voc_mirrors_setting() -> str:
+    """``$FCNLIB_VOC_MIRRORS``: VOC2012 archive addresses, space- or comma-separated ('' when unset)."""
+    return os.environ.get("FCNLIB_VOC_MIRRORS", "").strip()
+
+
+def resnet18_url_setting() -> str:
+    """``$FCNLIB_RESNET18_URL``: another address of the ImageNet ResNet-18 file ('' when unset)."""
+    return os.environ.get("FCNLIB_RESNET18_URL", "").strip()
+
+
 def autocast_dtype(device: Any, amp: Any = "auto") -> torch.dtype | None:
     """The dtype ``train(amp=amp)`` computes in on ``device``, or None for full float32.
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "RESNET18_DOWNSAMPLING",
+    "check_int",
+    "as_pair",
+    "RESNET18_STAGES",
+    "VARIANT_STRIDES",
     "conv_output_size",
     "conv_transpose_output_size",
     "explain_conv_transpose_output_size",
@@ -28,31 +30,74 @@ __all__ = [
     "chain_sizes",
     "vgg16_fcn_layers",
     "resnet18_fcn_layers",
+    "receptive_fields",
+    "resnet18_receptive_fields",
 ]
 
 
-IntOrPair = Union[int, Sequence[int]]
+IntOrPair = int | Sequence[int]
+
+
+def check_int(value: object, name: str, minimum: int | None = None) -> int:
+    """``value`` if it is an int (not a bool) of at least ``minimum``.
+
+    Raises ``TypeError`` for a non-int or a bool, ``ValueError`` below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        bound = "" if minimum is None else f" >= {minimum}"
+        raise TypeError(f"{name} must be an int{bound}, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return value
+
+
+def as_pair(value: object, name: str, minimum: int | None = None) -> tuple[int, int]:
+    """``(h, w)`` from an int ``n`` (giving ``(n, n)``) or a pair of ints.
+
+    Raises ``TypeError`` for anything else (bools included), ``ValueError`` when either
+    value is below ``minimum``.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        items = tuple(value)
+    except TypeError:
+        items = ()
+    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+    if minimum is not None and min(items) < minimum:
+        raise ValueError(f"{name} must be ints >= {minimum}, got {items}")
+    return items
+
+
+class BackboneStage(NamedTuple):
+    """One stage of a backbone: the layer that sets its output size, and its output channels."""
+
+    name: str
+    kernel_size: int
+    stride: int
+    padding: int
+    channels: int
+
+
+RESNET18_STAGES: tuple[BackboneStage, ...] = (
+    BackboneStage("conv1", 7, 2, 3, 64),
+    BackboneStage("maxpool", 3, 2, 1, 64),
+    BackboneStage("layer1", 3, 1, 1, 64),
+    BackboneStage("layer2", 3, 2, 1, 128),
+    BackboneStage("layer3", 3, 2, 1, 256),
+    BackboneStage("layer4", 3, 2, 1, 512),
+)
+"""ResNet-18's stages (He et al. 2016, torchvision ``resnet18``): the size-setting layer's kernel, stride, padding."""
+
+VARIANT_STRIDES: dict[str, tuple[int, ...]] = {"32s": (32,), "16s": (32, 16), "8s": (32, 16, 8)}
+"""FCN variant -> the strides of the score maps it fuses, coarsest first (Long et al. 2015)."""
 
 
 def _pairs(**kwargs: IntOrPair) -> tuple[bool, dict]:
-    """Split every argument into (height, width) values; remember whether any was a pair."""
-    any_pair = False
-    out = {}
-    for name, value in kwargs.items():
-        if isinstance(value, bool):
-            raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-        if isinstance(value, int):
-            out[name] = (value, value)
-            continue
-        try:
-            items = tuple(value)
-        except TypeError:
-            raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}") from None
-        if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-        any_pair = True
-        out[name] = items
-    return any_pair, out
+    """Every argument as an ``(h, w)`` pair (see :func:`as_pair`); also whether any was given as a pair."""
+    any_pair = any(not isinstance(value, int) for value in kwargs.values())
+    return any_pair, {name: as_pair(value, name) for name, value in kwargs.items()}
 
 
 def _check_common(size: int, kernel_size: int, stride: int, padding: int, dilation: int, axis: str) -> None:
@@ -79,17 +124,13 @@ def conv_output_size(
     padding: IntOrPair = 0,
     dilation: IntOrPair = 1,
 ) -> int | tuple[int, int]:
-    """Output size of a convolution (or pooling window) along each spatial axis.
+    """Output size of a convolution or pooling window: ``floor((n + 2p - d(k - 1) - 1) / s) + 1``.
 
-    The kernel covers ``dilation * (kernel_size - 1) + 1`` input pixels. Sliding it in
-    steps of ``stride`` over the padded input of ``size + 2 * padding`` pixels gives::
+    Each argument is an int or an ``(h, w)`` pair; a pair anywhere gives an ``(h, w)`` result.
+    ``TypeError`` for non-ints, ``ValueError`` (naming the axis) where PyTorch would refuse.
 
-        out = floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
-
-    >>> conv_output_size(224, kernel_size=7, stride=2, padding=3)   # ResNet's first conv
-    112
-    >>> conv_output_size((320, 480), 3, stride=2, padding=1)
-    (160, 240)
+    >>> conv_output_size(224, kernel_size=7, stride=2, padding=3), conv_output_size((320, 480), 3, 2, 1)
+    (112, (160, 240))
     """
     any_pair, v = _pairs(size=size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
     result = []
@@ -115,20 +156,13 @@ def conv_transpose_output_size(
     output_padding: IntOrPair = 0,
     dilation: IntOrPair = 1,
 ) -> int | tuple[int, int]:
-    """Output size of a transposed convolution along each spatial axis.
+    """Output size of a transposed convolution: ``(n - 1)s - 2p + d(k - 1) + op + 1``.
 
-    Each input pixel scatters a copy of the kernel (spanning ``dilation*(kernel_size-1)+1``
-    pixels) into the output, and consecutive input pixels land ``stride`` pixels apart.
-    ``padding`` then trims pixels from both ends and ``output_padding`` adds pixels to
-    one end (to pick between the several input sizes a strided convolution maps to the
-    same output size)::
-
-        out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    Arguments and errors as :func:`conv_output_size`; also ``ValueError`` for ``output_padding``
+    not below ``max(stride, dilation)`` or a padding that trims everything.
 
     >>> conv_transpose_output_size(10, kernel_size=64, stride=32, padding=16)   # the seed's FCN
     320
-    >>> conv_transpose_output_size((10, 15), 64, 32, 16)
-    (320, 480)
     """
     any_pair, v = _pairs(
         size=size,
@@ -171,10 +205,7 @@ def explain_conv_transpose_output_size(
     output_padding: int = 0,
     dilation: int = 1,
 ) -> str:
-    """The transposed-convolution formula with this setting's numbers filled in.
-
-    For an impossible setting the text is the rule it breaks, so an explorer can show
-    it instead of a traceback.
+    """The transposed-convolution formula with these numbers filled in, or "Impossible setting: ...".
 
     >>> explain_conv_transpose_output_size(10, 64, 32, 16)
     '(10 - 1) x 32 - 2 x 16 + 1 x (64 - 1) + 0 + 1 = 320'
@@ -189,17 +220,11 @@ def explain_conv_transpose_output_size(
 def upsampling_params(factor: int) -> tuple[int, int, int]:
     """``(kernel_size, stride, padding)`` of a transposed conv that upsamples exactly ``factor`` times.
 
-    With stride ``s`` the formula above gives ``(n - 1) * s - 2p + k``, which equals ``n * s``
-    for every ``n`` exactly when ``k - 2p = s``. The bilinear kernel wants ``k`` about ``2s``
-    (each output pixel mixes the two nearest input pixels in each direction), so:
+    ``k - 2p = s`` keeps ``n * s`` for every ``n``; the bilinear kernel wants ``k`` about ``2s``: even
+    ``s`` gives ``(2s, s, s/2)``, odd ``s`` gives ``(2s - 1, s, (s - 1)/2)``.
 
-    * even ``s``: ``k = 2s``, ``p = s / 2``  (the seed's 64, 32, 16 for ``s = 32``)
-    * odd ``s``:  ``k = 2s - 1``, ``p = (s - 1) / 2`` (an odd kernel whose centre is a pixel)
-
-    >>> upsampling_params(32)
-    (64, 32, 16)
-    >>> upsampling_params(3)
-    (5, 3, 1)
+    >>> upsampling_params(32), upsampling_params(3)
+    ((64, 32, 16), (5, 3, 1))
     """
     if isinstance(factor, bool) or not isinstance(factor, int):
         raise TypeError(f"factor must be an int, got {factor!r}")
@@ -209,78 +234,41 @@ def upsampling_params(factor: int) -> tuple[int, int, int]:
     return kernel_size, factor, factor // 2
 
 
-RESNET18_DOWNSAMPLING: tuple[tuple[str, int, int, int], ...] = (
-    ("conv1", 7, 2, 3),
-    ("maxpool", 3, 2, 1),
-    ("layer1", 3, 1, 1),
-    ("layer2", 3, 2, 1),
-    ("layer3", 3, 2, 1),
-    ("layer4", 3, 2, 1),
-)
-"""``(stage, kernel_size, stride, padding)`` of the layer in each stage that sets its output size."""
-
-
 def backbone_size_trace(
     size: tuple[int, int], kernel_size: int = 64, stride: int = 32, padding: int = 16
 ) -> list[tuple[str, tuple[int, int]]]:
-    """``(stage, (H, W))`` after each stage of ResNet-18, then after FCN's transposed convolution.
+    """``(stage, (H, W))`` after each stage of :data:`RESNET18_STAGES`, then after the transposed conv.
 
-    Computed with :func:`~fcnlib.arithmetic.conv_output_size` alone: five stages halve the
-    size (rounding *up*, because of their padding), so ``H`` comes back unchanged only when
-    it is a multiple of 32. The last row applies the transposed convolution (by default the
-    seed's ``k=64, s=32, p=16``), which multiplies by exactly 32.
+    Computed with :func:`conv_output_size` and :func:`conv_transpose_output_size` alone (default
+    the seed's ``k=64, s=32, p=16``). Chapter 2 types the same function.
     """
     trace = [("input", tuple(size))]
-    current = tuple(size)
-    for name, k, s, p in RESNET18_DOWNSAMPLING:
-        current = conv_output_size(current, k, s, p)
-        trace.append((name, current))
-    trace.append(("transpose_conv", conv_transpose_output_size(current, kernel_size, stride, padding)))
+    for stage in RESNET18_STAGES:
+        size = conv_output_size(size, stage.kernel_size, stage.stride, stage.padding)
+        trace.append((stage.name, size))
+    trace.append(("transpose_conv", conv_transpose_output_size(size, kernel_size, stride, padding)))
     return trace
 
 
-def _pair(value: IntOrPair, name: str) -> tuple[int, int]:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        value = (value, value)
-    if (
-        not isinstance(value, (tuple, list))
-        or len(value) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        raise TypeError(f"{name} must be an int or a pair of ints (height, width), got {value!r}")
-    if min(value) < 1:
-        raise ValueError(f"{name} must be positive, got {tuple(value)}")
-    return int(value[0]), int(value[1])
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One top-level stage of a network and the output it produced for a test input."""
+class Stage(NamedTuple):
+    """One child of a network and its output for a test input: ``kind`` is its class name, ``shape``
+    the output without the batch axis, ``scale`` the output height over the input's (``"1/32"``) or ``"-"``."""
 
     name: str
-    """The child module's name (``conv1``, ``layer4``, ``final_conv``, ...)."""
     kind: str
-    """Its class name (``Conv2d``, ``Sequential``, ...)."""
     shape: tuple[int, ...]
-    """Output shape without the batch dimension: ``(C, H, W)`` or ``(features,)``."""
     scale: str
-    """Output height relative to the input height, as a fraction (``"1/32"``), or ``"-"``."""
 
 
 def stage_shapes(net: nn.Module, input_size: IntOrPair, in_channels: int = 3) -> list[Stage]:
-    """Run one random ``[1, in_channels, H, W]`` image through ``net`` and record each child's output.
+    """Run one random ``[1, in_channels, H, W]`` image through ``net``; one :class:`Stage` per child, in run order.
 
-    The children are reported in the order they *ran* (forward hooks on
-    ``net.named_children()``), so the table follows the data even when ``forward`` calls
-    the children in a different order than they were defined. A child that runs twice is
-    listed twice. The network is put in eval mode for the pass (batch-norm statistics are
-    not touched) and restored afterwards.
+    Forward hooks on ``net.named_children()``; eval mode for the pass, then the mode is restored.
+    ``TypeError`` for a non-module or a child that returns no tensor.
     """
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-    h, w = _pair(input_size, "input_size")
+    h, w = as_pair(input_size, "input_size", minimum=1)
     records: list[tuple[str, nn.Module, Tensor]] = []
     hooks = []
     for name, child in net.named_children():
@@ -340,14 +328,10 @@ def _check_layers(layers: Sequence[Layer]) -> None:
 
 
 def coordinate_map(layers: Sequence[Layer]) -> tuple[float, float]:
-    """``(scale, offset)`` such that output pixel ``u`` of the chain is centred on input pixel ``scale * u + offset``.
+    """``(scale, offset)``: output pixel ``u`` of the chain is centred on input pixel ``scale * u + offset``.
 
-    A convolution or pooling window of size ``k``, stride ``s`` and padding ``p`` puts the
-    centre of output pixel ``u`` on input pixel ``s * u + (k - 1) / 2 - p``. A transposed
-    convolution runs this backwards (``u_in = (u_out - (k - 1) / 2 + p) / s``). Chaining
-    the layers composes these straight lines. An ``offset`` that is a whole number ``c`` with
-    ``scale == 1`` is exactly what a Caffe "crop" layer with offset ``c`` removes; an
-    ``offset`` of 0 means the output lines up with the input pixel for pixel.
+    A conv or pool maps ``u`` to ``s u + (k - 1)/2 - p``; a transposed conv runs that backwards
+    (Long et al. 2015, section 4.1: the offsets Caffe's crop layers remove).
     """
     _check_layers(layers)
     scale, offset = 1.0, 0.0
@@ -362,12 +346,7 @@ def coordinate_map(layers: Sequence[Layer]) -> tuple[float, float]:
 
 
 def chain_sizes(size: int, layers: Sequence[Layer]) -> list[tuple[str, int]]:
-    """The spatial size after every layer of the chain, starting from ``size`` pixels.
-
-    Convolutions use :func:`fcnlib.conv_output_size`; pooling rounds *up* as Caffe did
-    (the original FCN was a Caffe model); transposed convolutions use
-    :func:`fcnlib.conv_transpose_output_size`.
-    """
+    """The spatial size after every layer of the chain, from ``size`` pixels (pooling rounds up, as in Caffe)."""
     _check_layers(layers)
     sizes = [("input", size)]
     for layer in layers:
@@ -384,12 +363,7 @@ def chain_sizes(size: int, layers: Sequence[Layer]) -> list[tuple[str, int]]:
 
 
 def vgg16_fcn_layers(pad: int = 100) -> list[Layer]:
-    """The spatial layers of the paper's FCN-VGG16 up to ``score_fr`` (the 1/32 class scores).
-
-    ``pad`` is the padding of ``conv1_1``: 100 in the paper, so that ``fc6`` (VGG's first
-    fully connected layer, now a 7 x 7 convolution) still has a 7 x 7 input for small
-    images. Its side effect is an output larger than the input, shifted, hence the crops.
-    """
+    """The paper's FCN-VGG16 spatial layers up to ``score_fr`` (Long et al. 2015); ``pad`` of ``conv1_1`` (100 there)."""
     layers = [Layer("conv1_1", "conv", 3, 1, pad), Layer("conv1_2", "conv", 3, 1, 1), Layer("pool1", "pool", 2, 2)]
     for block, convs in ((2, 2), (3, 3), (4, 3), (5, 3)):
         layers += [Layer(f"conv{block}_{i}", "conv", 3, 1, 1) for i in range(1, convs + 1)]
@@ -400,11 +374,49 @@ def vgg16_fcn_layers(pad: int = 100) -> list[Layer]:
 
 def resnet18_fcn_layers() -> list[Layer]:
     """The spatial layers of fcnlib's ResNet-18 FCN up to ``final_conv`` (stride-1 3x3 convs omitted: they move nothing)."""
-    return [
-        Layer("conv1", "conv", 7, 2, 3),
-        Layer("maxpool", "conv", 3, 2, 1),
-        Layer("layer2", "conv", 3, 2, 1),
-        Layer("layer3", "conv", 3, 2, 1),
-        Layer("layer4", "conv", 3, 2, 1),
-        Layer("final_conv", "conv", 1),
-    ]
+    strided = [Layer(st.name, "conv", st.kernel_size, st.stride, st.padding) for st in RESNET18_STAGES if st.stride > 1]
+    return [*strided, Layer("final_conv", "conv", 1)]
+
+
+# Receptive fields (chapter 0) ------------------------------------------------------------
+
+
+def receptive_fields(layers: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """``(size, jump)`` in input pixels after each layer of a chain of ``(kernel_size, stride[, dilation])``.
+
+    ``size`` is the side of the input square one output position depends on, ``jump`` the
+    distance in input pixels between neighbouring output positions. Each layer adds
+    ``dilation * (kernel_size - 1)`` of its input steps: ``size += d * (k - 1) * jump;
+    jump *= stride``. Padding moves the field but does not change its size.
+
+    >>> receptive_fields([(3, 1), (3, 2), (3, 1)])
+    [(3, 1), (5, 2), (9, 2)]
+    """
+    size, jump, out = 1, 1, []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
+            raise ValueError(f"layer {i} is {layer!r}; give (kernel_size, stride) or (kernel_size, stride, dilation)")
+        k, s, d = (*layer, 1)[:3]
+        check_int(k, f"kernel_size of layer {i}", minimum=1)
+        check_int(s, f"stride of layer {i}", minimum=1)
+        check_int(d, f"dilation of layer {i}", minimum=1)
+        size += d * (k - 1) * jump
+        jump *= s
+        out.append((size, jump))
+    return out
+
+
+def resnet18_receptive_fields() -> list[tuple[str, int, int]]:
+    """``(stage, size, jump)`` after each ResNet-18 stage: sizes 7, 11, 43, 99, 211, 435; jumps 2 to 32.
+
+    Each ``layerN`` is two BasicBlocks of two 3x3 convolutions, the first carrying the
+    stride (He et al. 2016); the 1x1 shortcut convolutions add nothing to the field.
+    """
+    layers, ends = [], []
+    for stage in RESNET18_STAGES:
+        layers.append((stage.kernel_size, stage.stride))
+        if stage.name.startswith("layer"):
+            layers += [(3, 1)] * 3
+        ends.append(len(layers) - 1)
+    fields = receptive_fields(layers)
+    return [(stage.name, *fields[end]) for stage, end in zip(RESNET18_STAGES, ends)]

@@ -1,10 +1,13 @@
-"""ImageNet weights for the ResNet-18 backbone: torchvision's cache, a bounded download, and
-the offline fallback to a random backbone.
-"""
+"""ImageNet weights for the ResNet-18 backbone: torchvision's cache, hash check, a bounded download, and
+the fallback to a random backbone. :func:`download_file` is the one downloader of fcnlib (VOC uses it too)."""
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import os
+import re
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -13,84 +16,186 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["RESNET18_URL", "imagenet_weights_path", "load_imagenet_backbone"]
+from .profiles import offline_setting, resnet18_url_setting
 
+__all__ = ["RESNET18_URL", "DownloadError", "download_file", "imagenet_weights_path", "load_imagenet_backbone"]
 
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
-"""torchvision's ResNet18_Weights.IMAGENET1K_V1 file (the name carries the start of its sha256)."""
-
-
+"""torchvision's ResNet18_Weights.IMAGENET1K_V1 file; the name ends in the first hex digits of its SHA-256."""
+CHUNK = 1 << 20
+_BACKBONE = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 _warned_offline = False
+_verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) whose hash matched
 
 
-def imagenet_weights_path() -> Path:
-    """Where torchvision keeps (and fcnlib looks for) the ImageNet ResNet-18 weights file."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_URL.rsplit("/", 1)[-1]
+class DownloadError(TimeoutError):
+    """A download fell below its minimum rate or ran past its deadline; the message says what to do."""
 
 
-def _download_weights(url: str, dst: Path, timeout: float) -> None:
-    """Download ``url`` to ``dst``, failing fast (``timeout`` seconds) when the host is unreachable."""
-    # torch.hub's downloader has no timeout: probe the connection first so that a machine
-    # without internet falls back within seconds instead of hanging.
-    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
-        pass
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    # torchvision's file names end in the first hex digits of the file's sha256.
-    hash_prefix = url.rsplit("/", 1)[-1].split(".")[0].rsplit("-", 1)[-1]
-    torch.hub.download_url_to_file(url, str(dst), hash_prefix=hash_prefix, progress=True)
-
-
-def load_imagenet_backbone(
-    net: nn.Module,
-    required: bool,
-    url: str | None = None,
-    timeout: float = 5.0,
-) -> str:
-    """Copy ImageNet ResNet-18 weights into ``net``'s backbone; return a sentence saying what happened.
-
-    Looks in torch's hub cache first (see :func:`imagenet_weights_path`), then tries to
-    download. ``FCNLIB_OFFLINE=1`` skips the download. With ``required=False`` a failure
-    warns (once per session) and leaves the random initialisation in place; with
-    ``required=True`` it raises a :class:`RuntimeError` that says where to put the file.
-    """
-    global _warned_offline
-    url = url or os.environ.get("FCNLIB_RESNET18_URL", RESNET18_URL)
-    path = imagenet_weights_path()
-    if not path.is_file():
-        reason = None
-        if os.environ.get("FCNLIB_OFFLINE", "") not in ("", "0"):
-            reason = "FCNLIB_OFFLINE is set"
-        else:
-            try:
-                _download_weights(url, path, timeout)
-            except (urllib.error.URLError, TimeoutError, OSError, RuntimeError) as err:
-                reason = f"downloading {url} failed ({err})"
-        if reason is not None:
-            message = (
-                f"ImageNet weights for ResNet-18 are not available: {reason}. Download {RESNET18_URL} "
-                f"on a machine with internet and place it at {path}"
+def _copy(response, f, bar, url: str, part: Path, started: float, min_rate: float, window: float,
+          deadline: float) -> int:  # fmt: skip
+    """Copy ``response`` to ``f`` chunk by chunk, enforcing the stall rule and the deadline; bytes copied."""
+    received, window_start, window_bytes = 0, time.monotonic(), 0
+    read = getattr(response, "read1", response.read)  # read1: what has arrived, not a full chunk
+    while chunk := read(CHUNK):
+        f.write(chunk)
+        received, window_bytes = received + len(chunk), window_bytes + len(chunk)
+        bar.update(len(chunk))
+        now = time.monotonic()
+        too_slow = now - window_start >= window and window_bytes / (now - window_start) < min_rate
+        if now - started > deadline or too_slow:
+            what = (
+                f"stalled: {window_bytes:,} bytes in the last {now - window_start:.0f} s, below the minimum of "
+                f"{min_rate:,.0f} bytes/s"
+                if too_slow
+                else f"did not finish within {deadline:.0f} s"
             )
-            if required:
-                raise RuntimeError(message + ", or use weights=None for a randomly initialised backbone.")
-            if not _warned_offline:
-                warnings.warn(message + ". Continuing with a randomly initialised backbone.", stacklevel=3)
-                _warned_offline = True
-            return f"random backbone ({reason})"
+            f.flush()
+            raise DownloadError(f"{url} {what}. The {part.stat().st_size:,} bytes received are kept in {part}: run "
+                                "again to resume (another network or mirror may be faster), or download the file "
+                                "elsewhere and place it there by hand")  # fmt: skip
+        if now - window_start >= window:
+            window_start, window_bytes = now, 0
+    return received
+
+
+def download_file(
+    url: str,
+    part: Path,
+    timeout: float = 30.0,
+    retries: int = 5,
+    progress: bool = True,
+    min_rate: float = 10_000.0,
+    window: float = 60.0,
+    deadline: float = 4 * 3600.0,
+) -> None:
+    """Append the rest of ``url`` to ``part`` (an HTTP Range request resumes it), retrying dropped connections.
+
+    ``timeout``: seconds to wait for a server. Raises :class:`DownloadError` when fewer than ``min_rate``
+    bytes/s arrive over ``window`` seconds, or when the whole transfer (retries included) passes
+    ``deadline`` seconds; ``URLError``/``OSError`` when no byte arrives. A server that ignores Range
+    (answers 200) makes the file start again from zero.
+    """
+    from tqdm.auto import tqdm
+
+    failures, started = 0, time.monotonic()
+    while True:
+        offset = part.stat().st_size if part.exists() else 0
+        headers = {"User-Agent": "fcnlib (fcn-notebooks)", **({"Range": f"bytes={offset}-"} if offset else {})}
+        received = 0
+        wait = max(0.1, min(timeout, window, deadline - (time.monotonic() - started)))
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=wait) as response:
+                if not (offset and getattr(response, "status", 200) == 206):
+                    offset = 0  # a full answer: start over (also when the server ignored our Range)
+                length = response.headers.get("Content-Length")
+                total = offset + int(length) if length is not None else None
+                with open(part, "ab" if offset else "wb") as f, tqdm(
+                    total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                    desc=part.name.removesuffix(".part"), disable=not progress,
+                ) as bar:  # fmt: skip
+                    received = _copy(response, f, bar, url, part, started, min_rate, window, deadline)
+            if total is not None and part.stat().st_size < total:
+                raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+            return
+        except urllib.error.HTTPError as err:
+            if err.code == 416 and offset:
+                return  # nothing left to fetch: the part is complete (the checksum will tell)
+            raise
+        except DownloadError:
+            raise
+        except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as err:
+            failures += 1
+            if isinstance(err, urllib.error.URLError) or received == 0 or failures > retries:
+                raise  # never connected, no progress, or too many drops: give up on this address
+
+
+def imagenet_weights_path(url: str | None = None) -> Path:
+    """Where torchvision keeps (and fcnlib looks for) the ImageNet ResNet-18 file of ``url`` (default: the usual one)."""
+    url = url or resnet18_url_setting() or RESNET18_URL
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def _hash_problem(path: Path) -> str | None:
+    """Why ``path`` fails the SHA-256 prefix in its name (torchvision's ``name-<hex>.pth``), or None."""
+    match = re.search(r"-([0-9a-f]{6,64})\.\w+$", path.name)
+    stat = path.stat()
+    if match is None or _verified.get(path) == (stat.st_size, stat.st_mtime_ns):
+        return None
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256")
+    if not digest.hexdigest().startswith(match.group(1)):
+        return f"its SHA-256 starts with {digest.hexdigest()[:8]}, but its name says {match.group(1)} (damaged or another file)"
+    _verified[path] = (stat.st_size, stat.st_mtime_ns)
+    return None
+
+
+def _fetch(url: str, path: Path, timeout: float) -> None:
+    """Download ``url`` to ``path`` through ``path.part``, keeping it only when its hash matches its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    download_file(url, part, timeout=timeout, retries=2, deadline=1800.0)
+    os.replace(part, path)
+    problem = _hash_problem(path)
+    if problem is not None:
+        path.unlink()
+        raise ValueError(f"the downloaded file failed its check: {problem}")
+
+
+def _backbone_state(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
+    """The backbone tensors in ``path``, checked against ``net`` (``ValueError`` saying what is wrong)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        message = f"could not read the ImageNet weights at {path} ({err}); delete it and download it again"
-        if required:
-            raise RuntimeError(message) from err
+    except Exception as err:  # truncated, or not a torch file
+        raise ValueError(f"it cannot be read ({type(err).__name__}: {str(err)[:120]})") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"it holds a {type(state).__name__}, not a state dict")
+    wanted = {k: v for k, v in net.state_dict().items() if k.startswith(_BACKBONE)}
+    missing = [k for k in wanted if k not in state]
+    wrong = [k for k in wanted if k in state and getattr(state[k], "shape", None) != wanted[k].shape]
+    if missing or wrong:
+        raise ValueError(f"it is not ResNet-18's state dict (missing {missing[:3]}, wrong shapes {wrong[:3]})")
+    if not all(torch.isfinite(state[k]).all() for k in wanted if state[k].is_floating_point()):
+        raise ValueError("it holds NaN or infinite weights")
+    return {k: state[k] for k in wanted}
+
+
+def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = None, timeout: float = 5.0) -> str:
+    """Copy ImageNet ResNet-18 weights into ``net``'s backbone; return a sentence saying what happened.
+
+    Uses torch's hub cache (:func:`imagenet_weights_path`) after checking the SHA-256 prefix in the
+    file's name, else downloads (not with ``FCNLIB_OFFLINE=1``). On failure ``required=False`` warns
+    (once per session) and keeps the random initialisation; ``required=True`` raises ``RuntimeError``
+    naming the file and the fix.
+    """
+    global _warned_offline
+    url = url or resnet18_url_setting() or RESNET18_URL
+    path = imagenet_weights_path(url)
+    fix = f"download {url} on a machine with internet and place it at {path}"
+    reason = None
+    if path.is_file():
+        reason = _hash_problem(path)
+    elif offline_setting():
+        reason = "FCNLIB_OFFLINE is set"
+    else:
+        try:
+            _fetch(url, path, timeout)
+        except (OSError, ValueError, http.client.HTTPException) as err:
+            reason = f"downloading {url} failed ({err})"
+    if reason is None:
+        try:
+            net.load_state_dict(_backbone_state(path, net), strict=False)
+            return f"ImageNet weights from {path}"
+        except ValueError as err:
+            reason = str(err)
+    if path.is_file():
+        reason, fix = f"{path} is not usable: {reason}", f"Delete {path} (fcnlib downloads it again), or {fix}"
+    else:
+        fix = fix[0].upper() + fix[1:]
+    message = f"ImageNet weights for ResNet-18 are not available: {reason}. {fix}"
+    if required:
+        raise RuntimeError(message + ", or use weights=None for a randomly initialised backbone.")
+    if not _warned_offline:
         warnings.warn(message + ". Continuing with a randomly initialised backbone.", stacklevel=3)
-        return f"random backbone (unreadable {path})"
-    backbone_state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = net.load_state_dict(backbone_state, strict=False)
-    backbone_missing = [
-        k for k in missing if k.split(".")[0] in ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")
-    ]
-    if backbone_missing or unexpected:
-        raise RuntimeError(
-            f"{path} does not hold ResNet-18 weights (missing {backbone_missing[:3]}, unexpected {unexpected[:3]})"
-        )
-    return f"ImageNet weights from {path}"
+        _warned_offline = True
+    return f"random backbone ({reason})"

@@ -120,3 +120,61 @@ def test_explanation_fills_in_the_terms_or_states_the_rule():
     assert explain_conv_transpose_output_size(10, 64, 32, 16) == "(10 - 1) x 32 - 2 x 16 + 1 x (64 - 1) + 0 + 1 = 320"
     text = explain_conv_transpose_output_size(4, 3, 2, 0, 2)
     assert text.startswith("Impossible setting") and "output_padding" in text
+
+
+def test_check_int_and_as_pair():
+    from fcnlib.shapes import as_pair, check_int
+
+    assert check_int(3, "n") == 3 and check_int(0, "n", 0) == 0
+    with pytest.raises(ValueError, match=r"^n must be an int >= 1, got 0$"):
+        check_int(0, "n", 1)
+    for bad in (True, 2.0, "2", None):
+        with pytest.raises(TypeError, match="n must be an int"):
+            check_int(bad, "n", 1)
+    assert as_pair(3, "size") == (3, 3) and as_pair((2, 5), "size") == (2, 5) and as_pair([4, 1], "size") == (4, 1)
+    for bad in ((1, 2, 3), (1.0, 2), (True, 2), "ab", None, False):
+        with pytest.raises(TypeError, match=r"size must be an int or an \(h, w\) pair of ints"):
+            as_pair(bad, "size")
+    with pytest.raises(ValueError, match="size must be ints >= 1"):
+        as_pair((4, 0), "size", minimum=1)
+
+
+def test_resnet18_stages_match_torchvision():
+    import torchvision
+
+    from fcnlib.shapes import RESNET18_STAGES
+
+    resnet = torchvision.models.resnet18(weights=None)
+    for stage in RESNET18_STAGES:
+        module = getattr(resnet, stage.name)
+        layer = module[0].conv1 if stage.name.startswith("layer") else module  # the layer that sets the size
+        size = lambda v: v if isinstance(v, int) else v[0]  # noqa: E731
+        assert (size(layer.kernel_size), size(layer.stride), size(layer.padding)) == stage[1:4], stage.name
+        channels = module[-1].bn2.num_features if stage.name.startswith("layer") else resnet.conv1.out_channels
+        assert channels == stage.channels, stage.name
+
+
+def test_variant_strides_are_the_fcns_score_maps():
+    from fcnlib.model import fcn_resnet18
+    from fcnlib.shapes import VARIANT_STRIDES
+
+    x = torch.zeros(1, 3, 64, 96)
+    for variant, strides in VARIANT_STRIDES.items():
+        net = fcn_resnet18(num_classes=2, variant=variant, weights=None).eval()
+        with torch.no_grad():
+            maps = net.intermediates(x)
+        fused = [maps["score32"]] + [maps[k] for k in ("fused16", "fused8") if k in maps]
+        assert [64 // m.shape[-2] for m in fused] == list(strides)
+        assert net.output_stride == strides[-1]
+
+
+def test_device_of():
+    from torch import nn
+
+    from fcnlib.model import device_of
+
+    assert device_of(nn.Linear(2, 2)) == torch.device("cpu")
+    assert device_of(nn.ReLU()) == torch.device("cpu")  # no parameters, no buffers
+    bn = nn.BatchNorm2d(2, affine=False)  # buffers only
+    assert device_of(bn.to("meta")) == torch.device("meta")
+    assert device_of(nn.Linear(2, 2).to("meta")) == torch.device("meta")

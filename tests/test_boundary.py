@@ -165,7 +165,7 @@ def test_evaluate_with_boundary_all_pixels_and_training_mode() -> None:
         (np.zeros((4, 4), dtype=np.int64), 1, TypeError),  # not a tensor
         (torch.zeros(1, 1, 4, 4, dtype=torch.long), 1, ValueError),  # 4-D
         (torch.zeros(4, 4, dtype=torch.long), 0, ValueError),
-        (torch.zeros(4, 4, dtype=torch.long), 1.5, ValueError),
+        (torch.zeros(4, 4, dtype=torch.long), 1.5, TypeError),
     ],
 )
 def test_band_bad_input(labels, width, error) -> None:

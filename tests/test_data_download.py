@@ -12,13 +12,14 @@ import re
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from fcnlib.data import VOC_TAR_NAME, VOCDownloadError, download_voc, make_synthetic_voc
+from fcnlib.data import VOC_TAR_NAME, VOCDownloadError, download_voc, load_data_voc, make_synthetic_voc
 from fcnlib.data.download import safe_extract, voc_mirrors
 
 
@@ -31,6 +32,7 @@ class Server(ThreadingHTTPServer):
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.cut_next: set = set()  # paths whose next answer stops halfway
         self.honour_range = True
+        self.trickle: set = set()  # paths served at about 2 kB/s, for at most 5 s
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}{path}"
@@ -65,6 +67,17 @@ class Handler(BaseHTTPRequestHandler):
             self.server.cut_next.discard(self.path)
             self.wfile.write(rest[: len(rest) // 2])  # ... and the connection closes: a dropped transfer
             return
+        if self.path in self.server.trickle:
+            start = time.monotonic()
+            for k in range(0, len(rest), 100):
+                if time.monotonic() - start > 5:
+                    return
+                try:
+                    self.wfile.write(rest[k : k + 100])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.05)
         self.wfile.write(rest)
 
     def log_message(self, *args) -> None:
@@ -262,3 +275,111 @@ def test_mirror_list_validation(monkeypatch) -> None:
         voc_mirrors(["ftp://example.org/x.tar"])
     with pytest.raises(ValueError, match="empty"):
         voc_mirrors([])
+
+
+def test_a_trickling_mirror_is_abandoned_for_the_next(server: Server, voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    server.files["/slow.tar"] = server.files["/voc.tar"] = payload
+    server.trickle.add("/slow.tar")
+    start = time.monotonic()
+    voc_dir = download_voc(tmp_path, mirrors=[server.url("/slow.tar"), server.url("/voc.tar")], sha1=sha1,
+                           progress=False, min_rate=50_000, window=1.0)  # fmt: skip
+    assert time.monotonic() - start < 5
+    check_extracted(voc_dir, tmp_path)
+    with pytest.raises(VOCDownloadError) as err:  # alone, it fails with a message that says what to do
+        download_voc(tmp_path / "b", mirrors=[server.url("/slow.tar")], sha1=sha1, progress=False,
+                     min_rate=50_000, window=1.0)  # fmt: skip
+    message = str(err.value)
+    assert "stalled" in message and "run again to resume" in message and "FCNLIB_VOC_MIRRORS" in message
+
+
+def test_a_half_extracted_folder_is_replaced_from_the_archive(voc_tar, tmp_path: Path) -> None:
+    payload, sha1 = voc_tar
+    (tmp_path / VOC_TAR_NAME).write_bytes(payload)
+    half = tmp_path / "VOCdevkit" / "VOC2012" / "JPEGImages"
+    half.mkdir(parents=True)
+    (half / "synth_000000.jpg").write_bytes(b"cut short")
+    voc_dir = download_voc(tmp_path, mirrors=[dead_url()], sha1=sha1, progress=False)
+    check_extracted(voc_dir, tmp_path)
+    assert (voc_dir / "JPEGImages" / "synth_000000.jpg").read_bytes() != b"cut short"
+    assert [p.name for p in (tmp_path / "VOCdevkit").iterdir()] == ["VOC2012"]  # the old folder is gone
+
+
+# ----------------------------------------------------------------------------- load_data_voc(download=...)
+@pytest.fixture(scope="module")
+def voc_format_tar(tmp_path_factory) -> tuple[bytes, str]:
+    """A VOC-format tar without classes.json: read as Pascal VOC2012 (21 classes)."""
+    src = tmp_path_factory.mktemp("voc_src")
+    (make_synthetic_voc(src, 4, 2, image_size=(48, 64)) / "classes.json").unlink()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(src / "VOCdevkit", arcname="VOCdevkit")
+    return buffer.getvalue(), hashlib.sha1(buffer.getvalue()).hexdigest()
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("FCNLIB_DATA", "FCNLIB_DATA_DIR", "FCNLIB_OFFLINE", "FCNLIB_VOC_MIRRORS", "FCNLIB_VOC_SHA1"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FCNLIB_PROFILE", "quick")
+    return monkeypatch
+
+
+SMALL = dict(n_train=4, n_val=2, image_size=(48, 64))
+
+
+@pytest.mark.parametrize(
+    "download, env", [(True, {}), ("auto", {"FCNLIB_DATA": "voc"}), ("auto", {"FCNLIB_PROFILE": "full"})]
+)
+def test_load_data_voc_downloads_voc_from_a_mirror(server, voc_format_tar, tmp_path, clean_env, capsys, download, env):
+    payload, sha1 = voc_format_tar
+    server.files["/mirror.tar"] = payload
+    clean_env.setenv("FCNLIB_VOC_MIRRORS", server.url("/mirror.tar"))
+    clean_env.setenv("FCNLIB_VOC_SHA1", sha1)  # the mirror serves its own archive, not VOC2012's
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    train_iter, test_iter = load_data_voc(2, (32, 48), root=tmp_path, download=download, **SMALL)
+    assert train_iter.dataset.source == test_iter.dataset.source == "VOC2012"
+    assert train_iter.dataset.num_classes == 21 and len(train_iter.dataset) == 4
+    assert (tmp_path / "VOCdevkit" / "VOC2012" / "JPEGImages").is_dir() and not (tmp_path / "synthetic").exists()
+    assert "Using Pascal VOC2012" in capsys.readouterr().out
+
+
+def test_auto_falls_back_to_the_teaching_dataset_and_says_why(tmp_path, clean_env, capsys):
+    clean_env.setenv("FCNLIB_DATA", "voc")
+    mirror = dead_url()
+    clean_env.setenv("FCNLIB_VOC_MIRRORS", mirror)
+    train_iter, _ = load_data_voc(2, (32, 48), root=tmp_path, download="auto", **SMALL)
+    assert train_iter.dataset.source == "synthetic"
+    line = capsys.readouterr().out
+    assert "teaching dataset" in line and "downloading VOC2012 failed" in line and mirror in line
+    clean_env.setenv("FCNLIB_OFFLINE", "1")
+    load_data_voc(2, (32, 48), root=tmp_path, download="auto", **SMALL)
+    assert "FCNLIB_OFFLINE is set" in capsys.readouterr().out
+
+
+def test_download_true_insists_and_false_never_asks(server, voc_format_tar, tmp_path, clean_env, capsys):
+    server.files["/mirror.tar"] = voc_format_tar[0]
+    clean_env.setenv("FCNLIB_VOC_MIRRORS", dead_url())
+    with pytest.raises(VOCDownloadError, match="could not download"):
+        load_data_voc(2, (32, 48), root=tmp_path, download=True, **SMALL)
+    clean_env.setenv("FCNLIB_OFFLINE", "1")
+    with pytest.raises(VOCDownloadError, match="FCNLIB_OFFLINE"):
+        load_data_voc(2, (32, 48), root=tmp_path, download=True, **SMALL)
+    clean_env.delenv("FCNLIB_OFFLINE")
+    clean_env.setenv("FCNLIB_DATA", "voc")
+    clean_env.setenv("FCNLIB_VOC_MIRRORS", server.url("/mirror.tar"))
+    train_iter, _ = load_data_voc(2, (32, 48), root=tmp_path, download=False, **SMALL)
+    assert train_iter.dataset.source == "synthetic" and server.requests == []
+    with pytest.raises(ValueError, match="download must be"):
+        load_data_voc(2, (32, 48), root=tmp_path, download="yes")
+
+
+def test_fcnlib_data_synthetic_wins_over_voc(voc_format_tar, tmp_path, clean_env, capsys):
+    payload, sha1 = voc_format_tar
+    (tmp_path / VOC_TAR_NAME).write_bytes(payload)
+    download_voc(tmp_path, mirrors=[dead_url()], sha1=sha1, progress=False)
+    assert load_data_voc(2, (32, 48), root=tmp_path, **SMALL)[0].dataset.source == "VOC2012"
+    clean_env.setenv("FCNLIB_DATA", "synthetic")
+    assert load_data_voc(2, (32, 48), root=tmp_path, **SMALL)[0].dataset.source == "synthetic"
+    assert "FCNLIB_DATA=synthetic" in capsys.readouterr().out

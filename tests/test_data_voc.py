@@ -14,9 +14,6 @@ import numpy as np
 import pytest
 import torch
 from d2l import torch as d2l  # the reference (installed by make setup)
-
-# d2l reads images with torchvision.io, which warns that it is deprecated (torchvision >= 0.29).
-pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 from PIL import Image
 from torchvision.transforms import v2
 
@@ -31,6 +28,9 @@ from fcnlib.data import (
     normalize_image,
     voc_palette,
 )
+
+# d2l reads images with torchvision.io, which warns that it is deprecated (torchvision >= 0.29).
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -81,9 +81,14 @@ def test_constants_match_d2l() -> None:
 
 
 def test_default_root(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("FCNLIB_DATA", str(tmp_path))
+    monkeypatch.delenv("FCNLIB_DATA_DIR", raising=False)
+    monkeypatch.setenv("FCNLIB_DATA", str(tmp_path))  # the older meaning of FCNLIB_DATA: a folder
     assert data.default_root() == tmp_path
+    monkeypatch.setenv("FCNLIB_DATA", "voc")  # a dataset name, not a folder
+    monkeypatch.setenv("FCNLIB_DATA_DIR", str(tmp_path / "d"))
+    assert data.default_root() == tmp_path / "d"
     monkeypatch.delenv("FCNLIB_DATA")
+    monkeypatch.delenv("FCNLIB_DATA_DIR")
     repo_data = Path(data.__file__).resolve().parents[2] / "data"
     expected = repo_data if (repo_data / "README.md").is_file() else Path("data")
     assert data.default_root() == expected

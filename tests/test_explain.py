@@ -13,7 +13,7 @@ from fcnlib.data import sample_photo
 from fcnlib.upsampling import (
     bilinear_kernel,
     bilinear_settings,
-    bilinear_transposed_conv,
+    bilinear_upsample,
     checkerboard,
     conv_matrix,
     overlap_map,
@@ -180,7 +180,7 @@ def test_bilinear_settings_give_exactly_factor_times_the_size_in_pytorch(factor)
             assert layer(torch.ones(1, 1, n, n + 1)).shape[-2:] == (n * factor, (n + 1) * factor)
 
 
-def test_bilinear_transposed_conv_matches_the_seeds_layer():
+def test_bilinear_upsample_with_any_kernel_matches_the_seeds_layer():
     # The seed's construction: nn.ConvTranspose2d(3, 3, k, ...) with weight = bilinear_kernel(3, 3, k).
     img = sample_photo((12, 10))
     for factor, kernel_size in [(2, 4), (3, 5), (3, 4), (2, 7), (4, 3)]:
@@ -189,7 +189,7 @@ def test_bilinear_transposed_conv_matches_the_seeds_layer():
         layer.weight.data.copy_(bilinear_kernel(3, 3, kernel_size))
         with torch.no_grad():
             expected = layer(img[None])[0]
-        got = bilinear_transposed_conv(img, kernel_size, factor)
+        got = bilinear_upsample(img, factor, kernel_size)
         assert got.shape == (3, 12 * factor, 10 * factor)
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -198,7 +198,7 @@ def test_matched_bilinear_kernel_equals_interpolate_away_from_the_border():
     img = sample_photo((16, 16))
     for factor in (2, 3, 4):
         k = 2 * factor - factor % 2
-        up = bilinear_transposed_conv(img, k, factor)
+        up = bilinear_upsample(img, factor, k)
         ref = F.interpolate(img[None], scale_factor=factor, mode="bilinear", align_corners=False)[0]
         m = factor  # skip the border, where the transposed conv sees zeros
         torch.testing.assert_close(up[:, m:-m, m:-m], ref[:, m:-m, m:-m], rtol=1e-5, atol=1e-5)

@@ -185,7 +185,7 @@ def test_fallback_installs_only_wheels_of_absent_distributions(tmp_path):
 
 def test_wheels_script_and_gpu_check_ask_for_the_same_packages():
     script = (ROOT / "benchmarks" / "wheels.sh").read_text()
-    line = next(l for l in script.splitlines() if l.startswith("PACKAGES=("))
+    line = next(row for row in script.splitlines() if row.startswith("PACKAGES=("))
     assert line[len("PACKAGES=(") : -1].split() == list(gpu_check.REQUIRED_PACKAGES.values())
     assert all(f'"{spec}"' in script for spec in gpu_check.NODEPS_PACKAGES.values())
 

@@ -10,11 +10,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from test_taught_in_the_open import chapter_definitions
 from torch import nn
 
 import fcnlib
 
-# ---------------------------------------------------------------- convolutionalisation
+# ---------------------------------------------------------------- convolutionalisation (typed in chapter 3)
+
+CH3 = chapter_definitions(
+    "03_fcn_model.ipynb", "linear_to_conv", "sliding_window_scores", "count_parameters", "format_parameter_table"
+)
+linear_to_conv, sliding_window_scores = CH3["linear_to_conv"], CH3["sliding_window_scores"]
+count_parameters, format_parameter_table = CH3["count_parameters"], CH3["format_parameter_table"]
 
 
 @pytest.mark.parametrize("kernel_size,channels", [(3, 8), ((2, 3), 4), (1, 16)])
@@ -22,7 +29,7 @@ def test_linear_to_conv_equals_linear_on_one_window(kernel_size, channels):
     torch.manual_seed(0)
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     linear = nn.Linear(channels * kh * kw, 5)
-    conv = fcnlib.model.linear_to_conv(linear, kernel_size)
+    conv = linear_to_conv(linear, kernel_size)
     x = torch.randn(3, channels, kh, kw)
     assert conv(x).shape == (3, 5, 1, 1)
     torch.testing.assert_close(conv(x).flatten(1), linear(x.flatten(1)), rtol=1e-5, atol=1e-5)
@@ -32,7 +39,7 @@ def test_linear_to_conv_on_larger_input_equals_unfold_reference():
     torch.manual_seed(1)
     c, kh, kw = 3, 2, 3
     linear = nn.Linear(c * kh * kw, 4)
-    conv = fcnlib.model.linear_to_conv(linear, (kh, kw))
+    conv = linear_to_conv(linear, (kh, kw))
     x = torch.randn(2, c, 5, 7)
     # Reference: F.unfold lists every window as a column in PyTorch's flatten order.
     cols = F.unfold(x, (kh, kw))  # [N, C*kh*kw, L]
@@ -42,7 +49,7 @@ def test_linear_to_conv_on_larger_input_equals_unfold_reference():
 
 def test_linear_to_conv_copies_weights_and_handles_no_bias():
     linear = nn.Linear(2 * 2 * 2, 3, bias=False)
-    conv = fcnlib.model.linear_to_conv(linear, 2)
+    conv = linear_to_conv(linear, 2)
     assert conv.bias is None
     with torch.no_grad():
         conv.weight.zero_()
@@ -57,20 +64,9 @@ def test_resnet_fc_as_1x1_conv_averages_to_the_logits():
     with torch.no_grad():
         logits = resnet(x)
         body = nn.Sequential(*list(resnet.children())[:-2])
-        score_map = fcnlib.model.linear_to_conv(resnet.fc, 1)(body(x))
+        score_map = linear_to_conv(resnet.fc, 1)(body(x))
     assert score_map.shape == (1, 1000, 2, 3)
     torch.testing.assert_close(score_map.mean(dim=(2, 3)), logits, rtol=1e-4, atol=1e-4)
-
-
-def test_linear_to_conv_rejects_bad_input():
-    with pytest.raises(ValueError, match="in_features must be channels"):
-        fcnlib.model.linear_to_conv(nn.Linear(10, 2), 3)
-    with pytest.raises(TypeError, match="nn.Linear"):
-        fcnlib.model.linear_to_conv(nn.Conv2d(1, 1, 1), 1)
-    with pytest.raises(ValueError, match="positive"):
-        fcnlib.model.linear_to_conv(nn.Linear(9, 2), 0)
-    with pytest.raises(TypeError, match="pair"):
-        fcnlib.model.linear_to_conv(nn.Linear(9, 2), (3, 3, 1))
 
 
 def test_sliding_window_scores_hand_computed():
@@ -80,7 +76,7 @@ def test_sliding_window_scores_hand_computed():
         linear.weight.copy_(torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0]]))
         linear.bias.copy_(torch.tensor([0.5, 0.0]))
     x = torch.tensor([[[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]]])
-    out = fcnlib.model.sliding_window_scores(linear, x, 2)
+    out = sliding_window_scores(linear, x, 2)
     expected = torch.tensor([[[[12.5, 16.5]], [[1.0, 2.0]]]])
     torch.testing.assert_close(out, expected)
 
@@ -90,13 +86,7 @@ def test_sliding_window_scores_matches_unfold_and_validates():
     linear = nn.Linear(2 * 3 * 3, 3)
     x = torch.randn(1, 2, 4, 6)
     ref = (linear.weight @ F.unfold(x, 3) + linear.bias[:, None]).reshape(1, 3, 2, 4)
-    torch.testing.assert_close(fcnlib.model.sliding_window_scores(linear, x, 3), ref, rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="in_features"):
-        fcnlib.model.sliding_window_scores(linear, torch.randn(1, 3, 4, 6), 3)
-    with pytest.raises(ValueError, match="smaller"):
-        fcnlib.model.sliding_window_scores(linear, torch.randn(1, 2, 2, 6), 3)
-    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
-        fcnlib.model.sliding_window_scores(linear, torch.randn(2, 4, 6), 3)
+    torch.testing.assert_close(sliding_window_scores(linear, x, 3), ref, rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------- shapes and parameters
@@ -150,40 +140,32 @@ def test_stage_shapes_resnet18_matches_torchvision_docs():
 
 
 def test_count_parameters_hand_computed():
-    net = nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.Linear(3, 4))
-    # conv: 5*3*3*3 + 5 = 140; bn: 5 + 5 = 10; linear: 3*4 + 4 = 16
-    assert fcnlib.model.count_parameters(net) == 166
-    net[0].weight.requires_grad_(False)
-    assert fcnlib.model.count_parameters(net, trainable_only=True) == 166 - 135
-    assert fcnlib.model.parameter_table(net) == [("0", 140), ("1", 10), ("2", 16)]
-    assert fcnlib.model.parameter_table(nn.Sequential(nn.ReLU(), nn.Linear(1, 1))) == [("1", 2)]
-    text = fcnlib.model.format_parameter_table(net)
-    assert text.splitlines()[-1].split() == ["total", "166", "100.0%"]
+    net = nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU(), nn.Linear(3, 4))
+    # conv: 5*3*3*3 + 5 = 140; bn: 5 + 5 = 10; relu: none; linear: 3*4 + 4 = 16
+    assert count_parameters(net) == 166
+    rows = [line.split() for line in format_parameter_table(net).splitlines()[1:]]
+    assert rows == [["0", "140", "84.3%"], ["1", "10", "6.0%"], ["3", "16", "9.6%"], ["total", "166", "100.0%"]]
 
 
 def test_count_parameters_resnet18_published_value():
     # torchvision's ResNet18_Weights.IMAGENET1K_V1.meta["num_params"] is 11,689,512.
-    assert fcnlib.model.count_parameters(torchvision.models.resnet18(weights=None)) == 11_689_512
-    with pytest.raises(TypeError, match="nn.Module"):
-        fcnlib.model.count_parameters(torch.zeros(3))
+    assert count_parameters(torchvision.models.resnet18(weights=None)) == 11_689_512
 
 
 # ---------------------------------------------------------------- score maps and labels
 
 
 def test_roughness_hand_computed():
+    roughness = chapter_definitions("03_fcn_model.ipynb", "roughness")["roughness"]
     checker = (torch.arange(4)[:, None] + torch.arange(4)[None, :]) % 2 * 2.0 - 1.0
-    assert fcnlib.upsampling.roughness(checker) == pytest.approx(2.0)
-    assert fcnlib.upsampling.roughness(torch.full((3, 3), 7.0)) == 0.0
+    assert roughness(checker) == pytest.approx(2.0)
     ramp = torch.tensor([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
     # 4 horizontal differences of 1, 3 vertical differences of 0; std of {0,1,2,0,1,2}.
-    assert fcnlib.upsampling.roughness(ramp) == pytest.approx((4 / 7) / np.std([0, 1, 2, 0, 1, 2]))
+    assert roughness(ramp) == pytest.approx((4 / 7) / np.std([0, 1, 2, 0, 1, 2]))
     # Scale-free, and white noise is close to 2 / sqrt(pi).
     noise = torch.randn(2, 200, 200, generator=torch.Generator().manual_seed(0))
-    assert fcnlib.upsampling.roughness(noise) == pytest.approx(2 / math.sqrt(math.pi), rel=0.02)
-    assert fcnlib.upsampling.roughness(10 * noise) == pytest.approx(fcnlib.upsampling.roughness(noise))
-    with pytest.raises(ValueError, match="2x2"):
-        fcnlib.upsampling.roughness(torch.zeros(1, 5))
+    assert roughness(noise) == pytest.approx(2 / math.sqrt(math.pi), rel=0.02)
+    assert roughness(10 * noise) == pytest.approx(roughness(noise))
 
 
 def test_void_to_background_matches_d2l_label_indices():

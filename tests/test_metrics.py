@@ -130,7 +130,7 @@ def test_labels_out_of_range_are_reported(device):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1"):
         ConfusionMatrix(0)
     with pytest.raises(ValueError, match="ignore_index=1"):
         ConfusionMatrix(3, ignore_index=1)

@@ -180,17 +180,6 @@ def _fake_imagenet_file():
     return state
 
 
-def test_cached_weights_are_loaded_into_the_backbone():
-    state = _fake_imagenet_file()
-    path = imagenet_weights_path()
-    path.parent.mkdir(parents=True)
-    torch.save(state, path)
-    net = fcn_resnet18(weights="imagenet")
-    assert str(path) in net.weights_source
-    assert torch.equal(net.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])
-    assert torch.equal(net.bn1.running_mean, state["bn1.running_mean"])
-
-
 class _FileHandler(http.server.BaseHTTPRequestHandler):
     payload = b""
 
@@ -231,3 +220,33 @@ def test_download_is_verified_against_the_hash_in_the_file_name(tmp_path, monkey
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "advice"),
+    [
+        (torch.zeros(1, 3, 32, 32, dtype=torch.float64), TypeError, r"torch\.float32.*x\.to\(torch\.float32\)"),
+        (torch.zeros(1, 3, 32, 32, dtype=torch.uint8), TypeError, r"fcnlib\.data\.normalize_image"),
+        (torch.zeros(3, 32, 32), ValueError, r"\[N, 3, H, W\].*unsqueeze\(0\)"),
+        (torch.zeros(1, 1, 32, 32), ValueError, r"\[N, 3, H, W\]"),
+        (torch.zeros(1, 3, 40, 64), ValueError, "multiples of 32"),
+        ([[0.0]], TypeError, "tensor"),
+    ],
+)
+def test_wrong_inputs_get_an_error_that_says_what_to_do(x, error, advice):
+    net = fcn_resnet18(num_classes=3, weights=None).eval()
+    with pytest.raises(error, match=advice):
+        net(x)
+
+
+def test_the_advice_for_uint8_and_float64_works():
+    from fcnlib.data import normalize_image
+
+    net = fcn_resnet18(num_classes=3, variant="8s", weights=None).eval()
+    pixels = torch.randint(0, 256, (2, 3, 64, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        out = net(normalize_image(pixels))
+        assert out.shape == (2, 3, 64, 32) and out.dtype == torch.float32
+        assert net(normalize_image(pixels).double().to(torch.float32)).shape == (2, 3, 64, 32)
+        # A float64 net takes float64 input: the expected dtype is the parameters'.
+        assert net.double()(normalize_image(pixels).double()).dtype == torch.float64

@@ -277,7 +277,7 @@ def test_progress_bar_and_final_lines(capsys):
     assert re.search(r"examples/sec on \[device\(type='cpu'\)\]", captured.out)
 
 
-def test_live_plot_is_one_figure_updated_in_place(monkeypatch):
+def test_live_curves_reporter_is_one_figure_updated_in_place(monkeypatch):
     import IPython.display
 
     from fcnlib.viz import curves
@@ -294,7 +294,7 @@ def test_live_plot_is_one_figure_updated_in_place(monkeypatch):
 
     monkeypatch.setattr(curves, "in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", fake_display)
-    run_quiet(tiny_net(), tiny_data(), tiny_data(n=8), None, None, 3, CPU, plot=True)
+    run_quiet(tiny_net(), tiny_data(), tiny_data(n=8), None, None, 3, CPU, reporter=curves.LiveCurves())
     assert len(shown) == 1 and len(updated) == 3  # shown empty at the start, then once per epoch
     figure = updated[-1]
     if hasattr(figure, "axes"):  # a Figure (else a PNG of it)
@@ -302,13 +302,37 @@ def test_live_plot_is_one_figure_updated_in_place(monkeypatch):
         assert list(loss_line.get_xdata()) == [1, 2, 3]
 
 
-def test_plot_auto_draws_nothing_outside_notebooks(monkeypatch):
-    from fcnlib.viz import curves
+def test_training_draws_nothing_and_imports_no_figures():
+    source = open(train_module.__file__).read()
+    assert "viz" not in source.replace("fcnlib.viz.LiveCurves", "")  # not even inside a function
+    with pytest.raises(ValueError, match=r"reporter=fcnlib\.viz\.LiveCurves\(\)"):
+        run_quiet(tiny_net(), tiny_data(), None, None, None, 1, CPU, plot=True)
 
-    created = []
-    monkeypatch.setattr(curves.LiveCurves, "__init__", lambda self, *a, **k: created.append(1))
-    run_quiet(tiny_net(), tiny_data(), None, None, None, 1, CPU, plot="auto")
-    assert not created
+
+def test_reporter_hooks_are_called_in_order():
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def on_train_begin(self, num_epochs, num_batches, history):
+            self.calls.append(("begin", num_epochs, num_batches, len(history)))
+
+        def on_batch(self, epoch, running):
+            self.calls.append(("batch", epoch))
+
+        def on_epoch_end(self, history):
+            self.calls.append(("epoch_end", len(history)))
+
+        def close(self, history, completed):
+            self.calls.append(("close", completed))
+
+    recorder = Recorder()
+    run_quiet(tiny_net(), tiny_data(n=16), None, None, None, 2, CPU, reporter=[recorder])
+    batch = [("batch", 0)] * 2
+    assert recorder.calls == [("begin", 2, 2, 0), *batch, ("epoch_end", 1), ("batch", 1), ("batch", 1)] + [
+        ("epoch_end", 2),
+        ("close", True),
+    ]
 
 
 def test_plot_history_figure():

@@ -308,3 +308,100 @@ def test_side_by_side_and_resize_vs_transposed(close_figures):
     for ax in resize_row:
         assert torch.allclose(_image(ax), torch.ones_like(_image(ax)))
     assert _image(fig.axes[0]).std() > 0.1  # the transposed row shows the checkerboard
+
+
+# --------------------------------------------------------------------------------------
+# Impossible settings: a View with a plain message, never an exception (issue 15, section 5)
+# --------------------------------------------------------------------------------------
+
+IMPOSSIBLE = [
+    (W.bilinear_view, dict(factor=0, kernel_size=4), "factor"),
+    (W.bilinear_view, dict(factor=-1, kernel_size=4), "factor"),
+    (W.bilinear_view, dict(factor=2, kernel_size=0), "kernel_size"),
+    (W.bilinear_view, dict(factor=2.5, kernel_size=4), "factor"),
+    (W.bilinear_view, dict(factor="2", kernel_size=4), "factor"),
+    (W.bilinear_view, dict(factor=100, kernel_size=200), "side"),
+    (W.transposed_conv_view, dict(size=0), "size"),
+    (W.transposed_conv_view, dict(size=-2), "size"),
+    (W.transposed_conv_view, dict(kernel_size=0), "kernel_size"),
+    (W.transposed_conv_view, dict(stride=0), "stride"),
+    (W.transposed_conv_view, dict(dilation=0), "dilation"),
+    (W.transposed_conv_view, dict(padding=-1), "padding"),
+    (W.transposed_conv_view, dict(output_padding=-1), "output_padding"),
+    (W.transposed_conv_view, dict(size=2.5), "size"),
+    (W.transposed_conv_view, dict(size=None), "size"),
+    (W.transposed_conv_view, dict(step="a"), "step"),
+    (W.transposed_conv_view, dict(size=40), "input size"),
+    (W.checkerboard_view, dict(kernel_size=0), "kernel_size"),
+    (W.checkerboard_view, dict(kernel_size=-3), "kernel_size"),
+    (W.checkerboard_view, dict(stride=0), "stride"),
+    (W.checkerboard_view, dict(layers=0), "layers"),
+    (W.checkerboard_view, dict(layers=1.5), "layers"),
+    (W.checkerboard_view, dict(method="bilinear"), "method"),
+    (W.checkerboard_view, dict(stride=4, layers=8), "side"),
+]
+
+
+@pytest.mark.parametrize("view_function, setting, named", IMPOSSIBLE, ids=[str(s) for _, s, _ in IMPOSSIBLE])
+def test_view_functions_answer_impossible_settings_with_a_message(view_function, setting, named):
+    view = view_function(**setting)  # never raises
+    assert not view.ok and view.figure is None
+    assert view.text.startswith("Impossible setting:") and named in view.text, view.text
+    assert "Traceback" not in view.text and "invalid literal" not in view.text
+    assert all(view.numbers[k] == v for k, v in setting.items())  # the setting, for the curious
+
+
+def test_explorer_shows_a_view_functions_value_error_as_a_message():
+    def view(k: int):
+        if k == 0:
+            raise ValueError("k must be positive")
+        return W.View([f"k={k}"])
+
+    e = W.Explorer({"k": widgets.IntSlider(value=1, min=0, max=3)}, view)
+    e.set(k=0)
+    assert not e.view.ok and e.view.text == "Impossible setting: k must be positive" and e.png is None
+
+
+# --------------------------------------------------------------------------------------
+# Stored outputs: the live widget plus the current figure as PNG for static viewers (issue 13, section 4)
+# --------------------------------------------------------------------------------------
+
+
+def test_explorer_mimebundle_carries_the_widget_its_png_and_a_sentence():
+    import base64
+
+    e = W.checkerboard_explorer()
+    bundle = e._repr_mimebundle_()
+    assert base64.b64decode(bundle["image/png"]) == e.png and e.png.startswith(b"\x89PNG")
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == e.model_id
+    text = bundle["text/plain"]
+    assert not text.startswith("Explorer(children") and "Explorer(" not in text
+    assert text.startswith("Checkerboard artifacts explorer: transposed conv, kernel 3, stride 2")
+    e.set(kernel_size=4)  # the bundle follows the current setting
+    assert base64.b64decode(e._repr_mimebundle_()["image/png"]) == e.png
+    t = W.transposed_conv_explorer()
+    t.set(stride=2, output_padding=2)  # impossible: no figure, the rule in the text
+    bundle = t._repr_mimebundle_()
+    assert "image/png" not in bundle and "Impossible setting" in bundle["text/plain"]
+    e.close()  # a closed widget has no live view left: the picture and the sentence remain
+    bundle = W.Explorer._repr_mimebundle_(e)
+    assert "application/vnd.jupyter.widget-view+json" not in bundle and "image/png" in bundle
+
+
+def test_displaying_an_explorer_publishes_the_bundle(monkeypatch):
+    """What IPython sends to the notebook (and nbclient stores) when an explorer ends a cell."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+
+    e, other = W.bilinear_explorer(photo_size=8), W.checkerboard_explorer()  # built first: no shell to draw into
+    shell = InteractiveShell.instance()
+    published = []
+    monkeypatch.setattr(shell.display_pub, "publish", lambda data, metadata=None, **kw: published.append(data))
+    try:
+        display(e)
+        data, _ = shell.display_formatter.format(other)  # a cell's result: published by the explorer itself
+    finally:
+        InteractiveShell.clear_instance()
+    assert len(published) == 2 and data == {}
+    assert set(published[0]) == {"text/plain", "image/png", "application/vnd.jupyter.widget-view+json"}
+    assert published[0]["text/plain"].startswith("Bilinear kernel explorer: factor 2: 8x8 -> 16x16")

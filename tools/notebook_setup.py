@@ -38,10 +38,10 @@ def setup_cell_source() -> str:
     """Source of the set-up cell: on Colab, install fcnlib (and nothing else); elsewhere, no-op."""
     return (
         f"{SETUP_MARKER}: on Colab this installs fcnlib from the repository; elsewhere it does nothing.\n"
-        "import sys\n"
+        "import sys\n\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "{colab_install_command()}"\n'
-    )
+        f'    %pip install --quiet "{colab_install_command()}"'
+    )  # exactly as `ruff format` leaves it, so linting the chapters never changes the cell
 
 
 def badge_line(notebook_name: str) -> str:

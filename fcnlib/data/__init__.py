@@ -1,16 +1,14 @@
-"""Data for the lessons: Pascal VOC2012 (download and reading) and a generated dataset in its format.
+"""Data: VOC classes and colours (classes), file reading (labels), the dataset (voc), joint transforms,
+the teaching dataset (synthetic), downloads (download), the one-call loader (loader), the sample photo."""
 
-* :func:`download_voc` fetches and unpacks VOC2012 (2 GB) safely, resuming interrupted downloads.
-* :class:`VOCDataset` reads any VOC-format folder as ``(image, label)`` pairs, cropping and
-  flipping image and label together (:mod:`fcnlib.data.transforms`).
-* :func:`make_synthetic_voc` writes the offline teaching dataset (shapes on textured
-  backgrounds) in the same format, so every lesson runs without a network.
-* :func:`load_data_voc` is d2l's one-call loader: VOC2012 when present, else the teaching dataset.
-"""
-
+from ..weights import DownloadError
+from .classes import IGNORE_INDEX, VOC_CLASSES, VOC_COLORMAP, VOID_COLOR, voc_palette
+from .download import VOC_MIRRORS, VOC_SHA1, VOC_TAR_NAME, VOCDownloadError, download_voc
+from .labels import MAX_UNKNOWN, read_image, read_label, read_split
+from .loader import collate_batch, load_data_voc
 from .photo import sample_photo
+from .synthetic import SHAPES, SYNTHETIC_CLASSES, ensure_synthetic_voc, make_synthetic_voc, render_scene
 from .transforms import (
-    IGNORE_INDEX,
     IMAGENET_MEAN,
     IMAGENET_STD,
     SegmentationTransform,
@@ -18,27 +16,13 @@ from .transforms import (
     normalize_image,
     void_to_background,
 )
-from .voc import (
-    VOC_CLASSES,
-    VOC_COLORMAP,
-    VOCDataset,
-    CroppedBatch,
-    collate_batch,
-    default_root,
-    find_voc_dir,
-    load_data_voc,
-    read_image,
-    read_label,
-    voc_palette,
-)
-from .synthetic import SHAPES, SYNTHETIC_CLASSES, ensure_synthetic_voc, make_synthetic_voc, render_scene
-from .download import VOC_MIRRORS, VOC_SHA1, VOC_TAR_NAME, VOCDownloadError, download_voc
+from .voc import CroppedBatch, VOCDataset, default_root, find_voc_dir
 
 __all__ = [
-    "sample_photo", "void_to_background",
-    "VOC_CLASSES", "VOC_COLORMAP", "VOCDataset", "CroppedBatch", "collate_batch", "default_root", "find_voc_dir", "load_data_voc",
-    "read_image", "read_label", "voc_palette",
-    "IGNORE_INDEX", "IMAGENET_MEAN", "IMAGENET_STD", "SegmentationTransform", "normalize_image", "denormalize",
-    "SHAPES", "SYNTHETIC_CLASSES", "make_synthetic_voc", "ensure_synthetic_voc", "render_scene",
-    "VOC_MIRRORS", "VOC_SHA1", "VOC_TAR_NAME", "VOCDownloadError", "download_voc",
-]
+    "IGNORE_INDEX", "VOC_CLASSES", "VOC_COLORMAP", "VOID_COLOR", "voc_palette",
+    "VOC_MIRRORS", "VOC_SHA1", "VOC_TAR_NAME", "DownloadError", "VOCDownloadError", "download_voc",
+    "MAX_UNKNOWN", "read_image", "read_label", "read_split", "collate_batch", "load_data_voc", "sample_photo",
+    "SHAPES", "SYNTHETIC_CLASSES", "ensure_synthetic_voc", "make_synthetic_voc", "render_scene",
+    "IMAGENET_MEAN", "IMAGENET_STD", "SegmentationTransform", "denormalize", "normalize_image", "void_to_background",
+    "CroppedBatch", "VOCDataset", "default_root", "find_voc_dir",
+]  # fmt: skip

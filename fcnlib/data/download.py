@@ -1,20 +1,5 @@
-"""Download Pascal VOC2012 once, safely: resumable, verified, and extracted without surprises.
-
-The archive is 2 GB, so the details matter more than for a small file:
-
-* **Streaming.** The bytes go to disk in 1 MB chunks (with a progress bar); the whole
-  file is never held in memory (d2l's downloader reads it all into RAM).
-* **Resuming.** The download goes to ``<name>.part``. If the connection drops, we ask the
-  server for the rest with an HTTP ``Range: bytes=<size>-`` header instead of starting
-  over; a rerun after an interruption continues where it stopped.
-* **Verifying.** Only a file whose SHA-1 matches the known checksum is used: a mirror that
-  serves an error page or a different file is caught before anything is extracted.
-* **Extracting safely.** A tar archive may name members like ``../../.bashrc``. We refuse
-  any member that would land outside the target folder (Python's ``filter="data"`` where
-  available, and our own check on every Python).
-* **Once.** When ``VOCdevkit/VOC2012`` is already there, nothing is downloaded or
-  extracted again (d2l extracts again on every call).
-"""
+"""Pascal VOC2012 download: resumable (HTTP Range), bounded (stall rule, deadline), SHA-1 verified,
+extracted safely (no member outside the target) into a temporary folder and swapped in."""
 
 from __future__ import annotations
 
@@ -22,45 +7,36 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import tarfile
 import urllib.error
-import urllib.request
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import List, Optional, Sequence, Tuple, Union
 
+from ..profiles import voc_mirrors_setting, voc_sha1_setting
+from ..weights import CHUNK, download_file
 from .voc import _is_voc_dir, default_root, find_voc_dir
-
-__all__ = ['VOC_TAR_NAME', 'VOC_SHA1', 'VOC_MIRRORS', 'CHUNK', 'VOCDownloadError', 'voc_mirrors', 'sha1_of', 'download_file', 'safe_extract', 'download_voc']
-
 
 VOC_TAR_NAME = "VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
-"""SHA-1 of ``VOCtrainval_11-May-2012.tar`` (the value d2l checks)."""
-
-VOC_MIRRORS: Tuple[str, ...] = (
-    # d2l's mirror, the one the seed's d2l.load_data_voc uses.
-    "http://d2l-data.s3-accelerate.amazonaws.com/" + VOC_TAR_NAME,
-    # The Oxford hosts (torchvision's address, then the original one); unreachable at times.
-    "https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/" + VOC_TAR_NAME,
-    "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/" + VOC_TAR_NAME,
-    # The copy the darknet/YOLO instructions use.
-    "https://pjreddie.com/media/files/" + VOC_TAR_NAME,
+"""SHA-1 of ``VOCtrainval_11-May-2012.tar`` (d2l's value)."""
+VOC_MIRRORS: tuple[str, ...] = (
+    "http://d2l-data.s3-accelerate.amazonaws.com/" + VOC_TAR_NAME,  # d2l's, the seed's
+    "https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/" + VOC_TAR_NAME,  # torchvision's
+    "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/" + VOC_TAR_NAME,  # the original
+    "https://pjreddie.com/media/files/" + VOC_TAR_NAME,  # darknet/YOLO's
 )
-"""Addresses tried in order; override with ``mirrors=`` or ``$FCNLIB_VOC_MIRRORS`` (space- or comma-separated)."""
-
-CHUNK = 1 << 20
+"""Tried in order; override with ``mirrors=`` or ``$FCNLIB_VOC_MIRRORS`` (space- or comma-separated)."""
 
 
 class VOCDownloadError(RuntimeError):
     """No mirror delivered the archive; the message lists what was tried and how to place the file by hand."""
 
 
-def voc_mirrors(mirrors: Optional[Union[str, Sequence[str]]] = None) -> List[str]:
+def voc_mirrors(mirrors: str | Sequence[str] | None = None) -> list[str]:
     """The addresses to try: ``mirrors``, else ``$FCNLIB_VOC_MIRRORS``, else :data:`VOC_MIRRORS`."""
     if mirrors is None:
-        mirrors = os.environ.get("FCNLIB_VOC_MIRRORS", "").strip() or list(VOC_MIRRORS)
+        mirrors = voc_mirrors_setting() or list(VOC_MIRRORS)
     if isinstance(mirrors, str):
         mirrors = mirrors.replace(",", " ").split()
     urls = [str(u).strip() for u in mirrors if str(u).strip()]
@@ -72,89 +48,38 @@ def voc_mirrors(mirrors: Optional[Union[str, Sequence[str]]] = None) -> List[str
     return urls
 
 
-def sha1_of(path: Union[str, Path], progress: bool = False) -> str:
-    """SHA-1 of a file, read in 1 MB chunks (a 2 GB file takes a few seconds)."""
-    path = Path(path)
-    digest = hashlib.sha1()
+def sha1_of(path: str | Path, progress: bool = False) -> str:
+    """SHA-1 of a file, read in 1 MB chunks."""
     from tqdm.auto import tqdm
 
+    path, digest = Path(path), hashlib.sha1()
     with open(path, "rb") as f, tqdm(total=path.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024,
-                                     desc=f"checking {path.name}", disable=not progress, leave=False) as bar:
+                                     desc=f"checking {path.name}", disable=not progress, leave=False) as bar:  # fmt: skip
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
             bar.update(len(chunk))
     return digest.hexdigest()
 
 
-def download_file(url: str, part: Path, timeout: float = 30.0, retries: int = 5, progress: bool = True) -> None:
-    """Append the rest of ``url`` to ``part`` (resuming with an HTTP Range request), retrying after drops.
-
-    A connection that breaks after some bytes arrived is resumed up to ``retries`` times;
-    one that fails before any byte arrives raises at once (the caller tries the next mirror).
-    A server that ignores ``Range`` (answers 200) makes us start the file again from zero.
-    """
-    from tqdm.auto import tqdm
-
-    failures = 0
-    while True:
-        offset = part.stat().st_size if part.exists() else 0
-        headers = {"User-Agent": "fcnlib (fcn-notebooks)"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-        received = 0
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
-                status = getattr(response, "status", 200)
-                length = response.headers.get("Content-Length")
-                if offset and status == 206:
-                    mode = "ab"
-                else:  # a full answer: start over (also when the server ignored our Range)
-                    mode, offset = "wb", 0
-                total = offset + int(length) if length is not None else None
-                with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                                 unit_divisor=1024, desc=part.name.removesuffix(".part"),
-                                                 disable=not progress) as bar:
-                    for chunk in iter(lambda: response.read(CHUNK), b""):
-                        f.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-            if total is not None and part.stat().st_size < total:
-                raise http.client.IncompleteRead(b"", total - part.stat().st_size)
-            return
-        except urllib.error.HTTPError as err:
-            if err.code == 416 and offset:
-                return  # nothing left to fetch: the part is complete (the checksum will tell)
-            raise
-        except (http.client.IncompleteRead, ConnectionError, socket.timeout, TimeoutError, OSError) as err:
-            if isinstance(err, urllib.error.URLError) or received == 0:
-                raise  # never connected, or no progress: give up on this mirror
-            failures += 1
-            if failures > retries:
-                raise
-            # otherwise loop: ask for the remaining bytes
-
-
-def _unsafe_reason(member: tarfile.TarInfo, dest: Path) -> Optional[str]:
+def _unsafe_reason(member: tarfile.TarInfo, dest: Path) -> str | None:
     """Why ``member`` must not be extracted into ``dest`` (None when it is safe)."""
     name = member.name
     if PurePosixPath(name).is_absolute() or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return "an absolute path"
-    target = (dest / name).resolve()
-    if not target.is_relative_to(dest):
+    if not (dest / name).resolve().is_relative_to(dest):
         return "a path outside the target folder"
     if member.issym() or member.islnk():
-        link = member.linkname
-        if PurePosixPath(link).is_absolute():
+        if PurePosixPath(member.linkname).is_absolute():
             return "a link to an absolute path"
         base = (dest / name).parent if member.issym() else dest
-        if not (base / link).resolve().is_relative_to(dest):
+        if not (base / member.linkname).resolve().is_relative_to(dest):
             return "a link that points outside the target folder"
     elif not (member.isfile() or member.isdir()):
         return "a device or other special file"
     return None
 
 
-def safe_extract(tar_path: Union[str, Path], dest: Union[str, Path], progress: bool = True) -> None:
+def safe_extract(tar_path: str | Path, dest: str | Path, progress: bool = True) -> None:
     """Extract ``tar_path`` into ``dest``, refusing (``ValueError``) any member that would land outside it."""
     from tqdm.auto import tqdm
 
@@ -178,9 +103,30 @@ def safe_extract(tar_path: Union[str, Path], dest: Union[str, Path], progress: b
         raise ValueError(f"{tar_path} is not a readable tar archive ({err}); delete it and download it again") from err
 
 
-def _manual_help(tar_path: Path, sha1: Optional[str]) -> str:
+def _fetch_archive(tar_path: Path, urls: list[str], sha1: str | None, progress: bool, **limits) -> None:
+    """Download the archive to ``tar_path`` from the first mirror that delivers the right bytes."""
+    part, errors = tar_path.with_name(tar_path.name + ".part"), []
+    for url in urls:
+        resumed = part.exists()
+        for _fresh_try in range(2):
+            try:
+                download_file(url, part, progress=progress, **limits)
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+                errors.append(f"{url}: {type(err).__name__}: {getattr(err, 'reason', None) or err}")
+                break
+            found = sha1_of(part, progress) if sha1 is not None else None
+            if found == sha1:
+                os.replace(part, tar_path)
+                return
+            part.unlink()
+            discarded = "; the earlier partial download was discarded" if resumed else ""
+            errors.append(f"{url}: checksum mismatch (sha1 {found}, expected {sha1}){discarded}")
+            if not resumed:
+                break
+            resumed = False  # try this mirror once more, from the first byte
     check = f" (sha1 {sha1})" if sha1 else ""
-    return (
+    raise VOCDownloadError(
+        f"could not download {tar_path.name} (about 2 GB). Tried:\n  " + "\n  ".join(errors) + "\n"
         f"To install it by hand: download {VOC_TAR_NAME}{check} on a machine with internet, from one of the "
         f"addresses above or any other mirror, and place it at {tar_path}; then call "
         f"fcnlib.data.download_voc(root={str(tar_path.parent)!r}) again, which checks and extracts it. "
@@ -189,81 +135,64 @@ def _manual_help(tar_path: Path, sha1: Optional[str]) -> str:
     )
 
 
+def _extract_and_swap(tar_path: Path, voc_dir: Path, progress: bool) -> None:
+    """Extract into a temporary folder, then swap it in for ``voc_dir`` (a half-extracted one is replaced)."""
+    tmp = voc_dir.parent.parent / f".voc-extract-{uuid.uuid4().hex[:8]}"
+    old = voc_dir.with_name(f".VOC2012-old-{uuid.uuid4().hex[:8]}")
+    try:
+        safe_extract(tar_path, tmp, progress=progress)
+        extracted = find_voc_dir(tmp)
+        if extracted != tmp / "VOCdevkit" / "VOC2012":
+            raise ValueError(
+                f"{tar_path} does not contain VOCdevkit/VOC2012 with JPEGImages/ and "
+                "ImageSets/Segmentation/; it is not the VOC2012 archive"
+            )
+        voc_dir.parent.mkdir(parents=True, exist_ok=True)
+        if voc_dir.exists():
+            os.replace(voc_dir, old)  # an incomplete earlier extraction
+        os.replace(extracted, voc_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def download_voc(
-    root: Optional[Union[str, Path]] = None,
-    mirrors: Optional[Union[str, Sequence[str]]] = None,
-    sha1: Optional[str] = VOC_SHA1,
+    root: str | Path | None = None,
+    mirrors: str | Sequence[str] | None = None,
+    sha1: str | None = VOC_SHA1,
     timeout: float = 30.0,
     keep_tar: bool = True,
     progress: bool = True,
     tar_name: str = VOC_TAR_NAME,
+    min_rate: float = 10_000.0,
+    window: float = 60.0,
+    deadline: float = 4 * 3600.0,
 ) -> Path:
-    """Download and extract Pascal VOC2012 under ``root``; return ``root/VOCdevkit/VOC2012``.
+    """Download and extract Pascal VOC2012 (2 GB) under ``root``; return ``root/VOCdevkit/VOC2012``.
 
-    Args:
-        root: the data folder (default :func:`fcnlib.data.default_root`, the repository's ``data/``).
-        mirrors: URLs to try in order (default ``$FCNLIB_VOC_MIRRORS`` or :data:`VOC_MIRRORS`).
-        sha1: the archive's expected SHA-1 (``None`` skips the check; only for your own archives).
-        timeout: seconds to wait for a server before trying the next mirror.
-        keep_tar: keep the 2 GB archive after extracting (lets you extract again offline).
-        progress: show progress bars.
-
-    Does nothing when the dataset is already extracted. An archive already at
-    ``root/VOCtrainval_11-May-2012.tar`` (placed by hand) is checked and used without a
-    network. Raises :class:`VOCDownloadError` listing every mirror's error when none works.
+    ``root`` defaults to :func:`default_root`; ``mirrors`` to ``$FCNLIB_VOC_MIRRORS`` or :data:`VOC_MIRRORS`;
+    ``sha1=None`` skips the check; ``$FCNLIB_VOC_SHA1`` replaces the default (a mirror with its own archive). ``timeout``: seconds to wait for a server; a mirror
+    slower than ``min_rate`` bytes/s over ``window`` s, or a transfer past ``deadline`` s, is abandoned
+    (the partial file is kept for a resume). Does nothing when the dataset is extracted; an archive
+    placed at ``root/<tar_name>`` is checked and used offline. Raises :class:`VOCDownloadError` listing
+    every mirror's error; ``ValueError`` for a wrong archive.
     """
     root = default_root() if root is None else Path(root).expanduser()
+    sha1 = (voc_sha1_setting() or sha1) if sha1 == VOC_SHA1 else sha1
     voc_dir = root / "VOCdevkit" / "VOC2012"
     if _is_voc_dir(voc_dir) and (voc_dir / "SegmentationClass").is_dir():
         return voc_dir
     root.mkdir(parents=True, exist_ok=True)
     tar_path = root / tar_name
-    part = root / (tar_name + ".part")
-    if tar_path.exists():
-        if sha1 is not None:
-            found = sha1_of(tar_path, progress)
-            if found != sha1:
-                raise ValueError(f"{tar_path} has sha1 {found}, expected {sha1}: it is incomplete or a different "
-                                 "file. Delete it and run download_voc again (or place the right file there).")
-    else:
-        errors: List[str] = []
-        for url in voc_mirrors(mirrors):
-            resumed = part.exists()
-            for _fresh_try in range(2):
-                try:
-                    download_file(url, part, timeout=timeout, progress=progress)
-                except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-                    errors.append(f"{url}: {type(err).__name__}: {getattr(err, 'reason', None) or err}")
-                    break
-                found = sha1_of(part, progress) if sha1 is not None else None
-                if found == sha1:
-                    os.replace(part, tar_path)
-                    break
-                part.unlink()
-                errors.append(f"{url}: checksum mismatch (sha1 {found}, expected {sha1})"
-                              + ("; the earlier partial download was discarded" if resumed else ""))
-                if not resumed:
-                    break
-                resumed = False  # try this mirror once more, from the first byte
-            if tar_path.exists():
-                break
-        else:
-            tried = "\n  ".join(errors)
-            raise VOCDownloadError(f"could not download {tar_name} (about 2 GB). Tried:\n  {tried}\n"
-                                   + _manual_help(tar_path, sha1))
-    # Extract next to the final place, then move VOC2012 in with one rename: an
-    # interrupted extraction never leaves a half-filled VOCdevkit/VOC2012 behind.
-    tmp = root / f".voc-extract-{uuid.uuid4().hex[:8]}"
-    try:
-        safe_extract(tar_path, tmp, progress=progress)
-        extracted = find_voc_dir(tmp)
-        if extracted is None or extracted != tmp / "VOCdevkit" / "VOC2012":
-            raise ValueError(f"{tar_path} does not contain VOCdevkit/VOC2012 with JPEGImages/ and "
-                             "ImageSets/Segmentation/; it is not the VOC2012 archive")
-        voc_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(extracted, voc_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if not tar_path.exists():
+        limits = dict(timeout=timeout, min_rate=min_rate, window=window, deadline=deadline)
+        _fetch_archive(tar_path, voc_mirrors(mirrors), sha1, progress, **limits)
+    elif sha1 is not None and (found := sha1_of(tar_path, progress)) != sha1:
+        raise ValueError(
+            f"{tar_path} has sha1 {found}, expected {sha1}: it is incomplete or a different "
+            "file. Delete it and run download_voc again (or place the right file there)."
+        )
+    _extract_and_swap(tar_path, voc_dir, progress)
     if not keep_tar:
         tar_path.unlink()
     return voc_dir

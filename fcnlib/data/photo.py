@@ -1,21 +1,16 @@
-"""The bundled sample photo (matplotlib's ``grace_hopper.jpg``): no download needed.
-"""
+"""The bundled sample photo (matplotlib's ``grace_hopper.jpg``): no download needed."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Optional, Sequence, Tuple
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
-__all__ = ['sample_photo']
+import torch
+from torch import Tensor
 
 
 @lru_cache(maxsize=8)
-def _photo(size: Optional[Tuple[int, int]], face: bool) -> Tensor:
+def _photo(size: tuple[int, int] | None, face: bool) -> Tensor:
     import numpy as np
     from matplotlib import cbook
     from PIL import Image
@@ -31,7 +26,7 @@ def _photo(size: Optional[Tuple[int, int]], face: bool) -> Tensor:
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255
 
 
-def sample_photo(size: Optional[Sequence[int]] = None, face: bool = True) -> Tensor:
+def sample_photo(size: Sequence[int] | None = None, face: bool = True) -> Tensor:
     """Matplotlib's bundled photo of Grace Hopper as a ``[3, H, W]`` float tensor in ``[0, 1]``.
 
     It ships with matplotlib, so no download is needed. ``face=True`` crops a square around

@@ -1,45 +1,25 @@
-"""Training curves: one figure that grows by one point per epoch.
+"""Training curves: the loss (left) and the rates in [0, 1] (right), per epoch.
 
-Two panels tell the story of a training run. On the left the training loss, which should
-fall; on the right three rates between 0 and 1: the training pixel accuracy, the test
-pixel accuracy and the test mean IoU. When the training accuracy climbs but the test
-numbers stall, the net has started to memorise its training images.
-
-In a notebook, :class:`LiveCurves` draws the figure once and then *replaces* it after
-every epoch (an IPython display handle), so a run of 50 epochs leaves one figure behind,
-not 50. Outside a notebook nothing is drawn while training; call :func:`plot_history`
-afterwards.
+:class:`LiveCurves` redraws one figure in place in a notebook (an IPython display handle);
+:func:`plot_history` draws a finished run, :func:`plot_histories` compares runs.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["plot_histories", "CURVES", "in_notebook", "plot_history", "LiveCurves"]
 
 
-def plot_histories(
-    histories: Mapping[str, Sequence[Mapping[str, Any]]],
-    keys: Sequence[str] = ("loss", "miou"),
-    figsize: tuple[float, float] = (8, 2.8),
-):
-    """Training curves of several runs in one figure: one panel per key, one line per run.
-
-    ``histories`` maps a run's name (``"32s"``) to the :class:`fcnlib.train.History` that
-    :func:`fcnlib.train` returned (a list of per-epoch dicts).
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    titles = {
-        "loss": "training loss",
-        "train_acc": "training pixel accuracy",
-        "pixel_acc": "test pixel accuracy",
-        "miou": "test mean IoU",
-        "mean_acc": "test mean accuracy",
-        "fw_iou": "test f.w. IoU",
-    }
+def plot_histories(histories: Mapping[str, Sequence[Mapping[str, Any]]], keys=("loss", "miou"), figsize=(8, 2.8)):
+    """One panel per key, one line per run; ``histories``: run name (``"32s"``) -> per-epoch dicts (not empty)."""
+    titles = dict(loss="training loss", train_acc="training pixel accuracy", pixel_acc="test pixel accuracy")
+    titles.update(miou="test mean IoU", mean_acc="test mean accuracy", fw_iou="test f.w. IoU")
     if not histories:
         raise ValueError("no histories to plot")
     fig, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
@@ -47,13 +27,9 @@ def plot_histories(
         for name, history in histories.items():
             if history is None:
                 continue
-            epochs = [e["epoch"] for e in history if e.get(key) is not None]
-            ax.plot(
-                epochs,
-                [e[key] for e in history if e.get(key) is not None],
-                "o-",
-                label=f"FCN-{name}" if not str(name).startswith("FCN") else name,
-            )
+            points = [(e["epoch"], e[key]) for e in history if e.get(key) is not None]
+            label = name if str(name).startswith("FCN") else f"FCN-{name}"
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=label)
         ax.set_title(titles.get(key, key), fontsize=10)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -64,12 +40,8 @@ def plot_histories(
 
 
 # (history key, legend label, panel): panel 0 is the loss, panel 1 the rates in [0, 1].
-CURVES = (
-    ("loss", "train loss", 0),
-    ("train_acc", "train pixel acc", 1),
-    ("pixel_acc", "test pixel acc", 1),
-    ("miou", "test mIoU", 1),
-)
+CURVES = (("loss", "train loss", 0), ("train_acc", "train pixel acc", 1))
+CURVES += (("pixel_acc", "test pixel acc", 1), ("miou", "test mIoU", 1))
 
 
 def in_notebook() -> bool:
@@ -95,8 +67,6 @@ def _draw(axes: Sequence[Any], history: Sequence[Mapping[str, Any]], num_epochs:
     axes[0].set_title("training loss")
     axes[1].set_title("accuracy and mIoU")
     axes[1].set_ylim(0, 1)
-    from matplotlib.ticker import MaxNLocator
-
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
@@ -107,14 +77,7 @@ def _draw(axes: Sequence[Any], history: Sequence[Mapping[str, Any]], num_epochs:
 
 
 def plot_history(history: Sequence[Mapping[str, Any]], num_epochs: int | None = None, figsize=(8, 3)):
-    """A figure of a finished (or interrupted) run: loss on the left, accuracies and mIoU on the right.
-
-    ``history`` is what :func:`fcnlib.train` returns: a list of per-epoch dicts with keys
-    ``epoch``, ``loss``, ``train_acc``, ``pixel_acc`` and ``miou`` (missing keys are skipped).
-    Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-
+    """A finished run: ``history`` as :func:`fcnlib.train` returns it (per-epoch dicts; missing keys skipped)."""
     fig, axes = plt.subplots(1, 2, figsize=figsize)
     _draw(axes, list(history), num_epochs)
     fig.tight_layout()
@@ -122,41 +85,24 @@ def plot_history(history: Sequence[Mapping[str, Any]], num_epochs: int | None = 
 
 
 class LiveCurves:
-    """The curves of a running training, redrawn in place in the notebook after every epoch.
+    """The curves of a running training, redrawn in place after every epoch (``update(history)``).
 
-    >>> live = LiveCurves(num_epochs=5)      # doctest: +SKIP
-    >>> live.update(history)                 # after each epoch; shows or refreshes one figure
-
-    Outside an IPython kernel :meth:`update` only redraws the (hidden) figure, which
-    ``live.fig`` holds.
+    Outside an IPython kernel only the hidden figure ``live.fig`` is redrawn.
     """
 
     def __init__(self, num_epochs: int | None = None, figsize=(8, 3)) -> None:
-        import matplotlib.pyplot as plt
-
         self.num_epochs = num_epochs
         self.fig, self.axes = plt.subplots(1, 2, figsize=figsize)
-        # Closed for pyplot: the notebook must not show it a second time when the cell ends;
-        # the display handle below is the one place it appears.
-        plt.close(self.fig)
+        plt.close(self.fig)  # shown only through the display handle, not again when the cell ends
         self._handle = None
 
     def _displayable(self) -> Any:
-        """The figure itself when IPython can render it, else a PNG of it."""
-        try:
-            from IPython import get_ipython
+        """A PNG of the figure (whatever matplotlib backend the notebook uses)."""
+        from IPython.display import Image
 
-            shell = get_ipython()
-            shell.display_formatter.formatters["image/png"].lookup(self.fig)
-            return self.fig
-        except Exception:  # no inline backend registered: render the PNG ourselves
-            import io
-
-            from IPython.display import Image
-
-            buffer = io.BytesIO()
-            self.fig.savefig(buffer, format="png", dpi=self.fig.dpi)
-            return Image(data=buffer.getvalue(), format="png")
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=self.fig.dpi)
+        return Image(data=buffer.getvalue(), format="png")
 
     def update(self, history: Sequence[Mapping[str, Any]]) -> None:
         """Redraw with every epoch of ``history`` and refresh the displayed figure."""
@@ -170,3 +116,11 @@ class LiveCurves:
             self._handle = display(self._displayable(), display_id=True)
         else:
             self._handle.update(self._displayable())
+
+    # A reporter for fcnlib.train(..., reporter=LiveCurves()): shown at the start, redrawn after every epoch.
+    def on_train_begin(self, num_epochs: int, num_batches: int | None, history: Sequence[Mapping[str, Any]]) -> None:
+        self.num_epochs = self.num_epochs or num_epochs
+        self.update(history)
+
+    def on_epoch_end(self, history: Sequence[Mapping[str, Any]]) -> None:
+        self.update(history)

@@ -1,0 +1,194 @@
+"""The ImageNet weights path: cached files checked against the SHA-256 prefix in their name, wrong files
+that fall back (auto) or raise (imagenet) with advice that works, and the bounded shared downloader."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+import fcnlib.weights
+from fcnlib.model import fcn_resnet18
+from fcnlib.weights import DownloadError, download_file, imagenet_weights_path
+
+
+@pytest.fixture(autouse=True)
+def isolated_hub(tmp_path, monkeypatch):
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    monkeypatch.setattr(fcnlib.weights, "_warned_offline", False)
+    monkeypatch.setenv("FCNLIB_RESNET18_URL", f"http://127.0.0.1:{_closed_port()}/resnet18-f37072fd.pth")
+    yield
+    torch.hub.set_dir(old)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cache(obj, monkeypatch, tmp_path: Path, prefix: str | None = None) -> Path:
+    """Save ``obj`` where fcnlib looks for it, under torchvision's name pattern with its own hash (or ``prefix``)."""
+    src = tmp_path / "w.pth"
+    torch.save(obj, src)
+    payload = src.read_bytes()
+    prefix = prefix or hashlib.sha256(payload).hexdigest()[:8]
+    monkeypatch.setenv("FCNLIB_RESNET18_URL", f"http://127.0.0.1:{_closed_port()}/resnet18-{prefix}.pth")
+    path = imagenet_weights_path()
+    assert path.name == f"resnet18-{prefix}.pth"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return path
+
+
+def _resnet18_state() -> dict:
+    torch.manual_seed(123)
+    return torchvision.models.resnet18(weights=None).state_dict()
+
+
+def test_cached_weights_are_loaded_into_the_backbone(monkeypatch, tmp_path):
+    state = _resnet18_state()
+    path = _cache(state, monkeypatch, tmp_path)
+    net = fcn_resnet18(weights="imagenet")
+    assert str(path) in net.weights_source
+    assert torch.equal(net.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])
+    assert torch.equal(net.bn1.running_mean, state["bn1.running_mean"])
+
+
+def test_damaged_cache_is_caught_by_its_hash(monkeypatch, tmp_path):
+    state = _resnet18_state()
+    good = _cache(state, monkeypatch, tmp_path)
+    raw = bytearray(good.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\xff" * 64  # NaN-making bytes inside a weight tensor
+    good.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="SHA-256") as caught:
+        net = fcn_resnet18(weights="auto")
+    assert "random backbone" in net.weights_source and "Delete" in str(caught[0].message)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    with pytest.raises(RuntimeError) as err:
+        fcn_resnet18(weights="imagenet")
+    assert str(good) in str(err.value) and f"Delete {good}" in str(err.value)
+    # The advice works: deleted, it is downloaded again (here from a local server) and loads.
+    good.unlink()
+    src = tmp_path / "w.pth"
+    with _serve(src.read_bytes(), rate=None) as url:
+        monkeypatch.setenv("FCNLIB_RESNET18_URL", f"{url}/{good.name}")
+        net = fcn_resnet18(weights="imagenet")
+    assert torch.equal(net.layer1[0].conv1.weight, state["layer1.0.conv1.weight"])
+
+
+def _wrong_shapes() -> dict:
+    state = _resnet18_state()
+    state["layer2.0.conv1.weight"] = torch.zeros(3, 3)
+    return state
+
+
+@pytest.mark.parametrize(
+    "obj, detail",
+    [
+        (nn.Linear(4, 2).state_dict(), "not ResNet-18's state dict"),
+        (_wrong_shapes(), "wrong shapes ['layer2.0.conv1.weight']"),
+        ([1, 2, 3], "holds a list"),
+        ({k: v.fill_(float("nan")) if v.is_floating_point() else v for k, v in _resnet18_state().items()}, "NaN"),
+    ],
+)
+def test_readable_but_wrong_file_falls_back_for_auto(monkeypatch, tmp_path, obj, detail):
+    path = _cache(obj, monkeypatch, tmp_path)
+    torch.manual_seed(0)
+    reference = fcn_resnet18(weights=None).state_dict()
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="randomly initialised") as caught:
+        net = fcn_resnet18(weights="auto")
+    assert detail in str(caught[0].message) and str(path) in str(caught[0].message)
+    assert "random backbone" in net.weights_source
+    # Nothing half-loaded: the backbone is the random initialisation the same seed gives.
+    assert all(torch.equal(v, reference[k]) for k, v in net.state_dict().items())
+    with pytest.raises(RuntimeError, match=f"Delete {path}"):
+        fcn_resnet18(weights="imagenet")
+
+
+def test_weights_download_uses_the_bounded_downloader(monkeypatch):
+    def stalled(url, part, **kwargs):
+        assert kwargs["deadline"] <= 1800 and kwargs["timeout"] <= 5
+        raise DownloadError(f"{url} stalled: 12 bytes in the last 60 s")
+
+    monkeypatch.setattr(fcnlib.weights, "download_file", stalled)
+    with pytest.warns(UserWarning, match="stalled"):
+        assert "stalled" in fcn_resnet18(weights="auto").weights_source
+
+
+# ----------------------------------------------------------------------------- the shared downloader
+class _Serve:
+    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); it stops by itself."""
+
+    def __init__(self, payload: bytes, rate: float | None, limit_s: float = 6.0) -> None:
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if rate is None:
+                    self.wfile.write(payload)
+                    return
+                start, sent = time.monotonic(), 0
+                while sent < len(payload) and time.monotonic() - start < limit_s and not outer.stop.is_set():
+                    step = max(1, int(rate / 20))
+                    try:
+                        self.wfile.write(payload[sent : sent + step])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    sent += step
+                    time.sleep(0.05)
+
+            def log_message(self, *args):
+                pass
+
+        self.stop = threading.Event()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _serve(payload: bytes, rate: float | None) -> _Serve:
+    return _Serve(payload, rate)
+
+
+def test_a_trickling_server_is_abandoned_by_the_stall_rule(tmp_path):
+    part = tmp_path / "big.bin.part"
+    start = time.monotonic()
+    with _serve(b"x" * 1_000_000, rate=200) as url, pytest.raises(DownloadError) as err:
+        download_file(f"{url}/big.bin", part, timeout=2, min_rate=1000, window=1.0, progress=False)
+    took = time.monotonic() - start
+    message = str(err.value)
+    assert 0.9 < took < 4 and "stalled" in message and "below the minimum of 1,000 bytes/s" in message
+    assert str(part) in message and "run again to resume" in message
+    assert 0 < part.stat().st_size < 1000  # what arrived is kept for a resume
+
+
+def test_the_overall_deadline_holds_even_above_the_minimum_rate(tmp_path):
+    part = tmp_path / "big.bin.part"
+    start = time.monotonic()
+    with _serve(b"x" * 1_000_000, rate=20_000) as url, pytest.raises(DownloadError, match="did not finish within 2 s"):
+        download_file(f"{url}/big.bin", part, timeout=2, min_rate=1000, window=0.5, deadline=2.0, progress=False)
+    assert 1.9 < time.monotonic() - start < 5
