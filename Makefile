@@ -11,7 +11,7 @@ PORT   ?= 8888
 VENV77 ?= build/venv-widgets77
 VENVCOLAB ?= build/venv-colab
 
-.PHONY: setup lab lint test test-unit test-notebooks test-ui test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute clean
+.PHONY: setup lab lint test test-unit test-notebooks test-ui test-full-smoke test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute readme-figure clean
 
 setup: $(STAMP)
 
@@ -39,13 +39,18 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test-unit: setup
-	$(PYTEST) tests -m "not browser" -rs
+	$(PYTEST) tests -m "not browser and not slow" -rs
 
 test-notebooks: setup
 	$(PYTEST) notebooks $(NBVAL)
 
 test-ui: setup
 	$(PYTEST) tests -m browser -rs
+
+# Every chapter in the full profile on the CPU (320x480, batch 32, FCNLIB_MAX_STEPS=1 batch per epoch),
+# VOC-format data downloaded from a mirror on 127.0.0.1; part of `make test`.
+test-full-smoke: setup
+	$(PYTEST) tests/test_full_profile_smoke.py -v -rs
 
 # The explorers' unit tests under ipywidgets 7.7 (what Colab ships), on Python 3.13 if present.
 test-widgets77:
@@ -78,6 +83,10 @@ notebooks-sync: setup
 # `make notebooks-execute` for all, `make notebooks-execute CHAPTERS="04 05"` for some.
 notebooks-execute: setup
 	$(BIN)/python -m tools.notebook_setup execute $(if $(CHAPTERS),$(foreach c,$(CHAPTERS),$(wildcard notebooks/$(c)_*.ipynb)),$(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+# The README's picture, from chapter 5's stored outputs (run after `make notebooks-execute CHAPTERS=05`).
+readme-figure: setup
+	$(BIN)/python -m tools.notebook_setup readme-figure notebooks/05_prediction.ipynb
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,11 +1,11 @@
-"""Chapter 6's self-check, measured over seeds: does FCN-8s beat FCN-32s near object edges?
+"""Does FCN-8s beat FCN-32s near object edges, over seeds, when each is trained from scratch?
 
-Trains FCN-32s and FCN-8s (and FCN-16s with ``--with-16s``) on the teaching dataset in the
-quick profile, exactly as ``notebooks/06_skip_connections.ipynb`` does
-(``skips.comparison_settings``: chapter 4's SGD; the same data under ``data/``), for several
+Trains FCN-32s and FCN-8s (and FCN-16s unless ``--without-16s``) on the teaching dataset in the
+quick profile with chapter 4's SGD (``comparison_settings``), each from a random start, for several
 seeds, and prints each net's mean IoU on all pixels and inside a 3-pixel boundary band.
+(Chapter 6 itself fine-tunes all three from chapter 4's FCN-32s, to fit its time budget.)
 ``--adam`` adds an FCN-8s row trained with Adam (``lr=1e-3``, ``wd=1e-4``) instead, to see
-whether the result depends on the optimiser. The chapter's notes quote this table.
+whether the result depends on the optimiser.
 
 Usage::
 

@@ -1,15 +1,11 @@
-"""The command line: python -m fcnlib train | evaluate | predict (--help on each).
-
-Several GPUs or processes: torchrun --nproc_per_node=N -m fcnlib train ... trains with
-DistributedDataParallel (NCCL on CUDA, gloo on the CPU), each process on its own shard of the data.
-"""
+"""The command line: python -m fcnlib train | evaluate | predict (--help on each). Several GPUs or processes:
+torchrun --nproc_per_node=N -m fcnlib train ... (DistributedDataParallel, NCCL on CUDA, gloo on the CPU)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
-import itertools
 import os
 import sys
 from pathlib import Path
@@ -21,14 +17,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 import fcnlib
 from fcnlib import data
+from fcnlib.data.loader import StepLimit as _Loader  # --max-steps
 
-SEVERAL = """several processes: torchrun --nproc_per_node=N -m fcnlib train ... (one process per GPU, or N
-on the CPU). Each process takes --batch-size images per step from its own shard of the data. The
-loss is summed over each process's batch (the seed's convention) and DDP averages the gradients
-over the N processes, so N processes step like one process on N x batch-size images with lr / N
-and weight decay x N: to keep a single-process run's step, multiply --lr by N and divide
---weight-decay by N. BatchNorm uses each process's own batch statistics unless --sync-bn (CUDA).
-Only rank 0 prints and writes the checkpoint; every rank reports the metrics of all processes."""
+SEVERAL = """several processes: torchrun --nproc_per_node=N -m fcnlib train ... (one per GPU, or N on the CPU), each
+taking --batch-size images per step from its own shard. The loss is summed over each process's batch (the seed's)
+and DDP averages the gradients, so N processes step like one on N x batch-size images with lr / N and weight decay
+x N: to keep one process's step, multiply --lr by N and divide --weight-decay by N. BatchNorm uses each process's
+batch statistics unless --sync-bn (CUDA). Rank 0 alone prints and saves; all report every process's metrics."""
 
 EXAMPLES = {
     "train": "python -m fcnlib train --data synthetic --epochs 3 --checkpoint runs/fcn.pt\n"
@@ -38,21 +33,6 @@ EXAMPLES = {
 }
 
 
-class _Loader:
-    """``loader`` cut to ``steps`` batches per epoch (``--max-steps``); ``dataset`` and ``sampler`` stay
-    visible (train calls the sampler's ``set_epoch``)."""
-
-    def __init__(self, loader: DataLoader, steps: int | None) -> None:
-        self.loader, self.steps = loader, steps
-        self.dataset, self.sampler = loader.dataset, loader.sampler
-
-    def __len__(self) -> int:
-        return len(self.loader) if self.steps is None else min(self.steps, len(self.loader))
-
-    def __iter__(self):
-        yield from itertools.islice(self.loader, len(self))
-
-
 def _voc_dir(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:
     """The VOC-format folder ``--data`` names; the teaching dataset is generated under ``--data-root``."""
     root = Path(args.data_root).expanduser() if args.data_root else data.default_root()
@@ -60,26 +40,18 @@ def _voc_dir(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:
         size = tuple(args.image_size)
         return data.ensure_synthetic_voc(root / "synthetic", args.n_train, args.n_val, seed=0, image_size=size)[0]
     where = root if args.data == "voc" else Path(args.data).expanduser()
-    found = data.find_voc_dir(where)
-    if found is None:
-        parser.error(
-            f"--data {args.data}: no VOC-format folder (VOCdevkit/VOC2012 with JPEGImages, SegmentationClass, "
-            f"ImageSets) at {where}; download VOC2012 with python -c 'import fcnlib.data as d; d.download_voc()', "
-            "pass --data PATH to such a folder, or use --data synthetic"
-        )
+    if (found := data.find_voc_dir(where)) is None:
+        get = "python -c 'import fcnlib.data as d; d.download_voc()' gets it; pass --data PATH, or use --data synthetic"
+        parser.error(f"--data {args.data}: no VOC-format folder (VOCdevkit/VOC2012) at {where}; {get}")
     return found
 
 
 def _loaders(args, parser, rank: int, world: int) -> tuple[_Loader, DataLoader]:
-    """Training batches from a DistributedSampler (shuffled, seeded); test batches from an unpadded shard.
-
-    DistributedSampler pads the last round with repeated images, which would count them twice in
-    the metrics; the test shard of rank ``r`` is images ``r, r + N, r + 2N, ...`` and nothing more.
-    """
+    """Training batches from a DistributedSampler (shuffled, seeded); test batches of rank ``r`` from images
+    ``r, r + N, ...`` (DistributedSampler would repeat images to even out the shards, counting them twice)."""
     voc_dir = _voc_dir(args, parser) if rank == 0 else None
     if world > 1:  # rank 0 generates the teaching dataset (if needed) before the others read it
-        box = [voc_dir]
-        dist.broadcast_object_list(box, src=0)
+        dist.broadcast_object_list(box := [voc_dir], src=0)
         voc_dir = box[0]
     try:
         with contextlib.redirect_stdout(io.StringIO()) if rank else contextlib.nullcontext():
@@ -88,10 +60,8 @@ def _loaders(args, parser, rank: int, world: int) -> tuple[_Loader, DataLoader]:
         parser.error(str(err))
     train_set, test_set = loaders[0].dataset, loaders[1].dataset
     if (args.command == "train" and len(train_set) < args.batch_size * world) or len(test_set) < world:
-        parser.error(
-            f"{len(train_set)} training and {len(test_set)} validation images are too few for {world} process(es) "
-            f"of --batch-size {args.batch_size}: lower --batch-size or use more images"
-        )
+        few = f"{len(train_set)} training and {len(test_set)} validation images are too few for {world} process(es)"
+        parser.error(f"{few} of --batch-size {args.batch_size}: lower --batch-size or use more images")
     common = dict(collate_fn=loaders[0].collate_fn, num_workers=args.num_workers, pin_memory=torch.cuda.is_available())
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=args.seed, drop_last=True)
     train_iter = DataLoader(train_set, args.batch_size, sampler=sampler, drop_last=True, **common)
@@ -99,26 +69,20 @@ def _loaders(args, parser, rank: int, world: int) -> tuple[_Loader, DataLoader]:
     return _Loader(train_iter, args.max_steps), test_iter
 
 
-def _setup(args, parser) -> tuple[torch.device, int, int]:
-    """The device, rank and world size; joins torchrun's process group when ``RANK`` is set."""
-    device = args.device
-    if "RANK" not in os.environ:
-        return device, 0, 1
-    if device.type == "mps":
-        parser.error("several processes need CUDA (NCCL) or the CPU (gloo); use --device cpu or cuda")
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return device, dist.get_rank(), dist.get_world_size()
-
-
 def train(args, parser) -> int:
     if args.resume and not args.checkpoint:
         parser.error("--resume continues from --checkpoint PATH; give that path too")
     if args.sync_bn and args.device.type != "cuda":
         parser.error("--sync-bn synchronises BatchNorm across CUDA GPUs only; drop it here")
-    device, rank, world = _setup(args, parser)
+    device, rank, world = args.device, 0, 1
+    if "RANK" in os.environ:  # under torchrun: join its process group
+        if device.type == "mps":
+            parser.error("several processes need CUDA (NCCL) or the CPU (gloo); use --device cpu or cuda")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(args.seed)
     try:
         train_iter, test_iter = _loaders(args, parser, rank, world)
@@ -132,15 +96,11 @@ def train(args, parser) -> int:
                 net = net.to(memory_format=torch.channels_last)  # before DDP builds its gradient buckets
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         if rank == 0:
-            print(
-                f"FCN-{args.variant} on {device.type} x {world} process(es): crops {args.crop_size[0]}x"
-                f"{args.crop_size[1]}, batch {args.batch_size} per process, {args.epochs} epochs, SGD lr {args.lr} "
-                f"momentum {args.momentum} weight decay {args.weight_decay}; {len(train_iter)} steps per epoch"
-            )
-        history = fcnlib.train(
-            net, train_iter, test_iter, None, trainer, args.epochs, [device],
-            checkpoint=args.checkpoint, resume=args.resume,
-        )  # fmt: skip
+            (h, w), sgd = args.crop_size, f"SGD lr {args.lr} momentum {args.momentum} weight decay {args.weight_decay}"
+            run = f"batch {args.batch_size} each, crops {h}x{w}, {args.epochs} epochs, {sgd}"
+            print(f"FCN-{args.variant} on {device.type} x {world} process(es): {run}; {len(train_iter)} steps/epoch")
+        kwargs = dict(checkpoint=args.checkpoint, resume=args.resume)
+        history = fcnlib.train(net, train_iter, test_iter, None, trainer, args.epochs, [device], **kwargs)
         if args.dump_state:  # tests: every rank's final weights and reported metrics
             state = {"model": getattr(net, "module", net).state_dict(), "history": list(history)}
             torch.save(state, Path(args.dump_state) / f"rank{rank}.pt")
@@ -207,10 +167,8 @@ def _whole(multiple: int = 1):
 def build_parser() -> argparse.ArgumentParser:
     """``fcnlib``'s argument parser: subcommands train, evaluate and predict, each with an example."""
     fmt = argparse.RawDescriptionHelpFormatter
-    examples = "\n".join(f"  {e}" for e in EXAMPLES.values())
-    parser = argparse.ArgumentParser(
-        "python -m fcnlib", description=__doc__, epilog=f"examples:\n{examples}", formatter_class=fmt
-    )
+    examples = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES.values())
+    parser = argparse.ArgumentParser("python -m fcnlib", description=__doc__, epilog=examples, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict}")
     commands = {}
     for func, name, text in (

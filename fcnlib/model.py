@@ -1,6 +1,4 @@
-"""The FCN: FCN-32s/16s/8s on a ResNet-18 backbone (Long et al. 2015, d2l 14.11), and the
-small tools that look inside it (convolutionalisation, parameter counts, staged initialisation).
-"""
+"""The FCN: FCN-32s/16s/8s on a ResNet-18 backbone (Long et al. 2015, d2l 14.11), staged initialisation."""
 
 from __future__ import annotations
 
@@ -13,16 +11,6 @@ from torch import Tensor, nn
 from .shapes import VARIANT_STRIDES, check_int, upsampling_params
 from .upsampling import bilinear_kernel
 from .weights import load_imagenet_backbone
-
-__all__ = [
-    "device_of",
-    "FCN",
-    "fcn_resnet18",
-    "skip_forward",
-    "InitReport",
-    "init_from",
-    "param_groups",
-]
 
 
 def device_of(net: nn.Module) -> torch.device:
@@ -37,37 +25,24 @@ def _transpose_conv(num_classes: int, factor: int) -> nn.ConvTranspose2d:
 
 
 def check_input(x: object, dtype: torch.dtype = torch.float32) -> None:
-    """Raise a clear error unless ``x`` is a ``dtype`` batch ``[N, 3, H, W]`` with ``H``, ``W`` multiples of 32.
-
-    ``TypeError`` for a non-tensor or another dtype (uint8 pixels, float64), ``ValueError``
-    for another rank, channel count or size; each message says how to convert.
-    """
+    """``TypeError`` (non-tensor, other dtype) or ``ValueError`` (other shape) unless ``x`` is a ``dtype``
+    batch ``[N, 3, H, W]`` with ``H``, ``W`` multiples of 32; each message says how to fix it."""
     if not isinstance(x, Tensor):
         raise TypeError(f"the FCN expects a tensor [N, 3, H, W], got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != 3:
         hint = " (one image [3, H, W]: add the batch axis with x.unsqueeze(0))" if x.dim() == 3 else ""
         raise ValueError(f"expected a batch of RGB images [N, 3, H, W], got shape {tuple(x.shape)}{hint}")
     if x.dtype != dtype:
-        how = (
-            "normalise uint8 pixels with fcnlib.data.normalize_image(x)"
-            if not x.is_floating_point()
-            else f"convert with x.to({dtype})"
-        )
+        how = f"convert with x.to({dtype})" if x.is_floating_point() else "use fcnlib.data.normalize_image(x)"
         raise TypeError(f"the FCN expects normalised {dtype} images [N, 3, H, W], got {x.dtype}; {how}")
     h, w = x.shape[-2:]
     if h % 32 or w % 32:
-        raise ValueError(
-            f"input height and width must be multiples of 32 (ResNet-18 halves them five times), got {h}x{w}; "
-            "crop or pad the image (fcnlib.predict_full pads any size for you)."
-        )
+        raise ValueError(f"input sides must be multiples of 32, got {h}x{w}; crop or pad, or use fcnlib.predict_full")
 
 
 class FCN(nn.Module):
-    """FCN-32s, -16s or -8s on a ResNet-18 backbone (Long et al. 2015). Build it with :func:`fcn_resnet18`.
-
-    ``forward``: float ``[N, 3, H, W]`` (``H``, ``W`` multiples of 32, the parameters' dtype)
-    -> logits ``[N, num_classes, H, W]``. :meth:`intermediates` returns every map it computes.
-    """
+    """FCN-32s, -16s or -8s on ResNet-18 (Long et al. 2015), built by :func:`fcn_resnet18`. ``forward``: float
+    ``[N, 3, H, W]`` (``H``, ``W`` multiples of 32, the parameters' dtype) -> logits ``[N, num_classes, H, W]``."""
 
     def __init__(self, num_classes: int = 21, variant: str = "32s") -> None:
         super().__init__()
@@ -77,12 +52,10 @@ class FCN(nn.Module):
         import torchvision
 
         resnet = torchvision.models.resnet18(weights=None)
-        self.variant = variant
-        self.num_classes = num_classes
-        # The backbone: every child of ResNet-18 except global average pooling and fc.
+        self.variant, self.num_classes = variant, num_classes
+        # The backbone: ResNet-18 without global average pooling and fc; the head scores layer4 (1/32).
         self.conv1, self.bn1, self.relu, self.maxpool = resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
-        # The head: class scores from layer4 (1/32), as in the seed.
         self.final_conv = nn.Conv2d(512, num_classes, kernel_size=1)
         if variant in ("16s", "8s"):
             self.score_layer3 = nn.Conv2d(256, num_classes, kernel_size=1)  # 1/16
@@ -102,16 +75,9 @@ class FCN(nn.Module):
         return [m for m in self.modules() if isinstance(m, nn.ConvTranspose2d)]
 
     def intermediates(self, x: Tensor) -> dict[str, Tensor]:
-        """Every map of the forward pass, in the order computed (skip entries for 16s/8s only)::
-
-            layer2 (1/8), layer3 (1/16), layer4 (1/32)   backbone features
-            score32   final_conv(layer4)                 [N, C, H/32, W/32]
-            up32to16, score16, fused16 = up32to16 + score16   (16s, 8s)  [N, C, H/16, W/16]
-            up16to8,  score8,  fused8  = up16to8 + score8     (8s)       [N, C, H/8, W/8]
-            out       transpose_conv(finest map)         [N, C, H, W]
-
-        Raises what :func:`check_input` raises.
-        """
+        """Every map of the forward pass by name: backbone ``layer2`` (1/8), ``layer3``, ``layer4`` (1/32); ``score32``
+        ``[N, C, H/32, W/32]``; for 16s/8s ``up32to16``, ``score16``, ``fused16`` (their sum) at 1/16; for 8s
+        ``up16to8``, ``score8``, ``fused8`` at 1/8; ``out [N, C, H, W]``. Raises what :func:`check_input` raises."""
         param = next(self.parameters())
         check_input(x, param.dtype if torch.is_floating_point(param) else torch.float32)
         t: dict[str, Tensor] = {}
@@ -135,49 +101,30 @@ class FCN(nn.Module):
 
 
 def fcn_resnet18(
-    num_classes: int = 21,
-    variant: str = "32s",
-    weights: str | None = "auto",
-    upsample_init: str = "bilinear",
+    num_classes: int = 21, variant: str = "32s", weights: str | None = "auto", upsample_init: str = "bilinear"
 ) -> FCN:
-    """An FCN on ResNet-18 (Long et al. 2015; the seed's net is ``variant="32s"``).
-
-    ``num_classes``: output channels (21 for VOC). ``variant``: ``"32s"``, ``"16s"`` or ``"8s"``.
-    ``weights``: ``"auto"`` (ImageNet backbone if cached or downloadable, else a warning and a
-    random one), ``"imagenet"`` (``RuntimeError`` naming the file's place if unavailable) or
-    ``None``. ``upsample_init``: ``"bilinear"`` (the seed's) or ``"xavier"`` (its exercise 1).
-    ``final_conv`` is Xavier-initialised, the skip score layers zero (as in the paper).
-    ``net.weights_source`` says what the backbone got. ``ValueError`` for other values.
-    """
+    """An FCN on ResNet-18 (Long et al. 2015; the seed's is ``variant="32s"``). ``weights``: ``"auto"`` (ImageNet
+    backbone if cached or downloadable, else a warning and a random one), ``"imagenet"`` (else ``RuntimeError``) or
+    ``None``; ``net.weights_source`` says which. ``upsample_init``: ``"bilinear"`` (the seed's) or ``"xavier"``;
+    ``final_conv`` Xavier, skip score layers zero (the paper's). ``ValueError`` for other values."""
     if weights not in ("auto", "imagenet", None):
         raise ValueError(f"weights must be 'auto', 'imagenet' or None, got {weights!r}")
     if upsample_init not in ("bilinear", "xavier"):
         raise ValueError(f"upsample_init must be 'bilinear' or 'xavier', got {upsample_init!r}")
     net = FCN(num_classes=num_classes, variant=variant)
     nn.init.xavier_uniform_(net.final_conv.weight)
-    nn.init.zeros_(net.final_conv.bias)
-    for name in ("score_layer3", "score_layer2"):
-        if hasattr(net, name):
-            nn.init.zeros_(getattr(net, name).weight)
-            nn.init.zeros_(getattr(net, name).bias)
+    for name, param in net.named_parameters():
+        if name == "final_conv.bias" or name.startswith("score_layer"):
+            nn.init.zeros_(param)
     with torch.no_grad():
         for layer in net.upsampling_layers():
             if upsample_init == "bilinear":
                 layer.weight.copy_(bilinear_kernel(num_classes, num_classes, layer.kernel_size[0]))
             else:
                 nn.init.xavier_uniform_(layer.weight)
-    if weights is None:
-        net.weights_source = "random backbone (weights=None)"
-    else:
-        net.weights_source = load_imagenet_backbone(net, required=(weights == "imagenet"))
+    random = "random backbone (weights=None)"
+    net.weights_source = load_imagenet_backbone(net, required=weights == "imagenet") if weights else random
     return net
-
-
-def skip_forward(net: FCN, x: Tensor) -> dict[str, Tensor]:
-    """``net.intermediates(x)``: every map of an FCN's forward pass (see :meth:`FCN.intermediates`)."""
-    if not isinstance(net, FCN):
-        raise TypeError(f"skip_forward needs an FCN built by fcnlib.fcn_resnet18, got {type(net).__name__}")
-    return net.intermediates(x)
 
 
 class InitReport(NamedTuple):
@@ -188,19 +135,14 @@ class InitReport(NamedTuple):
 
 
 def init_from(dst: nn.Module, src: nn.Module) -> InitReport:
-    """Copy every parameter and buffer of ``src`` whose name and shape match into ``dst`` (in place).
-
-    The paper's staged training: ``init_from(fcn16, trained_fcn32)`` copies the backbone and
-    ``final_conv``; the skip layers and the re-sized final upsampler keep ``dst``'s values.
-    ``ValueError`` when no backbone weight matched.
-    """
+    """Copy every parameter and buffer of ``src`` whose name and shape match into ``dst``, in place (the paper's
+    staged training: ``init_from(fcn16, trained_fcn32)``). ``ValueError`` when no backbone weight matched."""
     if not isinstance(dst, nn.Module) or not isinstance(src, nn.Module):
         raise TypeError(f"dst and src must be torch modules, got {type(dst).__name__} and {type(src).__name__}")
     src_state = src.state_dict()
-    dst_state = dst.state_dict()
     copied, kept = [], []
     with torch.no_grad():
-        for name, value in dst_state.items():
+        for name, value in dst.state_dict().items():
             other = src_state.get(name)
             if other is not None and other.shape == value.shape:
                 value.copy_(other)
@@ -208,29 +150,15 @@ def init_from(dst: nn.Module, src: nn.Module) -> InitReport:
             else:
                 kept.append(name)
     if not any(name.startswith("layer4.") for name in copied):
-        raise ValueError(
-            "init_from copied no backbone weights: src and dst do not look like two FCNs on the same backbone "
-            f"(copied {copied[:3]}...)"
-        )
+        raise ValueError(f"init_from copied no backbone weights (only {copied[:3]}): give two FCNs on one backbone")
     return InitReport(copied, kept)
 
 
-_HEAD_PREFIXES = ("final_conv", "score_layer3", "score_layer2", "up_layer4", "up_layer3", "transpose_conv")
-
-
 def param_groups(net: nn.Module, lr: float, skip_lr_mult: float = 1.0) -> list[dict]:
-    """Optimizer parameter groups where the two skip score layers learn ``skip_lr_mult`` times faster.
-
-    The skip layers start at zero and see a gradient only through the sum with the
-    coarse scores; a larger multiplier lets them catch up in a short training run. With
-    ``skip_lr_mult=1`` this is just ``net.parameters()`` at rate ``lr``.
-    """
+    """Optimizer parameter groups: the skip score layers at ``lr * skip_lr_mult``, the rest at ``lr`` (both > 0)."""
     if lr <= 0 or skip_lr_mult <= 0:
         raise ValueError(f"lr and skip_lr_mult must be positive, got lr={lr}, skip_lr_mult={skip_lr_mult}")
-    skip = [p for n, p in net.named_parameters() if n.split(".")[0] in ("score_layer3", "score_layer2")]
-    skip_ids = {id(p) for p in skip}
-    rest = [p for p in net.parameters() if id(p) not in skip_ids]
-    groups = [{"params": rest, "lr": lr}]
-    if skip:
-        groups.append({"params": skip, "lr": lr * skip_lr_mult})
-    return groups
+    skip, rest = [], []
+    for name, param in net.named_parameters():
+        (skip if name.split(".")[0] in ("score_layer3", "score_layer2") else rest).append(param)
+    return [{"params": rest, "lr": lr}] + ([{"params": skip, "lr": lr * skip_lr_mult}] if skip else [])

@@ -1,5 +1,5 @@
-"""ImageNet weights for the ResNet-18 backbone: torchvision's cache, hash check, a bounded download, and
-the fallback to a random backbone. :func:`download_file` is the one downloader of fcnlib (VOC uses it too)."""
+"""ImageNet weights for the ResNet-18 backbone: torch's hub cache, hash check, a bounded download, the fallback
+to a random backbone; :func:`download_file` and :func:`file_digest` serve every download (VOC's too)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,7 @@ from torch import nn
 
 from .profiles import offline_setting, resnet18_url_setting
 
-__all__ = ["RESNET18_URL", "DownloadError", "download_file", "imagenet_weights_path", "load_imagenet_backbone"]
-
-RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
-"""torchvision's ResNet18_Weights.IMAGENET1K_V1 file; the name ends in the first hex digits of its SHA-256."""
+RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"  # torchvision's; -<SHA-256 prefix>.pth
 CHUNK = 1 << 20
 _BACKBONE = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 _warned_offline = False
@@ -32,31 +29,21 @@ class DownloadError(TimeoutError):
     """A download fell below its minimum rate or ran past its deadline; the message says what to do."""
 
 
-def _copy(response, f, bar, url: str, part: Path, started: float, min_rate: float, window: float,
-          deadline: float) -> int:  # fmt: skip
-    """Copy ``response`` to ``f`` chunk by chunk, enforcing the stall rule and the deadline; bytes copied."""
-    received, window_start, window_bytes = 0, time.monotonic(), 0
-    read = getattr(response, "read1", response.read)  # read1: what has arrived, not a full chunk
-    while chunk := read(CHUNK):
-        f.write(chunk)
-        received, window_bytes = received + len(chunk), window_bytes + len(chunk)
-        bar.update(len(chunk))
-        now = time.monotonic()
-        too_slow = now - window_start >= window and window_bytes / (now - window_start) < min_rate
-        if now - started > deadline or too_slow:
-            what = (
-                f"stalled: {window_bytes:,} bytes in the last {now - window_start:.0f} s, below the minimum of "
-                f"{min_rate:,.0f} bytes/s"
-                if too_slow
-                else f"did not finish within {deadline:.0f} s"
-            )
-            f.flush()
-            raise DownloadError(f"{url} {what}. The {part.stat().st_size:,} bytes received are kept in {part}: run "
-                                "again to resume (another network or mirror may be faster), or download the file "
-                                "elsewhere and place it there by hand")  # fmt: skip
-        if now - window_start >= window:
-            window_start, window_bytes = now, 0
-    return received
+def _bar(total: int | None, desc: str, show: bool, **options):
+    """A tqdm byte counter (hidden unless ``show``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not show, **options)
+
+
+def file_digest(path: str | Path, algorithm: str = "sha256", progress: bool = False) -> str:
+    """Hex digest (``hashlib`` algorithm name) of a file, read in 1 MB chunks."""
+    path, digest = Path(path), hashlib.new(algorithm)
+    with open(path, "rb") as f, _bar(path.stat().st_size, f"checking {path.name}", progress, leave=False) as bar:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+            bar.update(len(chunk))
+    return digest.hexdigest()
 
 
 def download_file(
@@ -70,31 +57,38 @@ def download_file(
     deadline: float = 4 * 3600.0,
 ) -> None:
     """Append the rest of ``url`` to ``part`` (an HTTP Range request resumes it), retrying dropped connections.
-
-    ``timeout``: seconds to wait for a server. Raises :class:`DownloadError` when fewer than ``min_rate``
-    bytes/s arrive over ``window`` seconds, or when the whole transfer (retries included) passes
-    ``deadline`` seconds; ``URLError``/``OSError`` when no byte arrives. A server that ignores Range
-    (answers 200) makes the file start again from zero.
-    """
-    from tqdm.auto import tqdm
-
+    ``timeout``: seconds to wait for a server. :class:`DownloadError` below ``min_rate`` bytes/s over ``window``
+    s or past ``deadline`` s in all; ``URLError``/``OSError`` when no byte arrives. A server that ignores Range
+    (answers 200) makes the file start again from zero."""
     failures, started = 0, time.monotonic()
     while True:
         offset = part.stat().st_size if part.exists() else 0
         headers = {"User-Agent": "fcnlib (fcn-notebooks)", **({"Range": f"bytes={offset}-"} if offset else {})}
-        received = 0
-        wait = max(0.1, min(timeout, window, deadline - (time.monotonic() - started)))
+        received, wait = 0, max(0.1, min(timeout, window, deadline - (time.monotonic() - started)))
         try:
             with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=wait) as response:
                 if not (offset and getattr(response, "status", 200) == 206):
                     offset = 0  # a full answer: start over (also when the server ignored our Range)
                 length = response.headers.get("Content-Length")
                 total = offset + int(length) if length is not None else None
-                with open(part, "ab" if offset else "wb") as f, tqdm(
-                    total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=part.name.removesuffix(".part"), disable=not progress,
-                ) as bar:  # fmt: skip
-                    received = _copy(response, f, bar, url, part, started, min_rate, window, deadline)
+                name = part.name.removesuffix(".part")
+                with open(part, "ab" if offset else "wb") as f, _bar(total, name, progress, initial=offset) as bar:
+                    window_start, window_bytes = time.monotonic(), 0
+                    read = getattr(response, "read1", response.read)  # read1: what has arrived, not a full chunk
+                    while chunk := read(CHUNK):
+                        f.write(chunk)
+                        received, window_bytes = received + len(chunk), window_bytes + len(chunk)
+                        bar.update(len(chunk))
+                        now = time.monotonic()
+                        too_slow = now - window_start >= window and window_bytes / (now - window_start) < min_rate
+                        if now - started > deadline or too_slow:
+                            f.flush()
+                            what = f"stalled: {window_bytes:,} bytes in the last {now - window_start:.0f} s, below the minimum of {min_rate:,.0f} bytes/s"
+                            what = what if too_slow else f"did not finish within {deadline:.0f} s"
+                            kept = f"the {part.stat().st_size:,} bytes received are kept in {part}: run again to resume (another network or mirror may be faster), or place the whole file there by hand"
+                            raise DownloadError(f"{url} {what}; {kept}")
+                        if now - window_start >= window:
+                            window_start, window_bytes = now, 0
             if total is not None and part.stat().st_size < total:
                 raise http.client.IncompleteRead(b"", total - part.stat().st_size)
             return
@@ -102,44 +96,27 @@ def download_file(
             if err.code == 416 and offset:
                 return  # nothing left to fetch: the part is complete (the checksum will tell)
             raise
-        except DownloadError:
-            raise
         except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as err:
             failures += 1
-            if isinstance(err, urllib.error.URLError) or received == 0 or failures > retries:
-                raise  # never connected, no progress, or too many drops: give up on this address
+            if isinstance(err, (urllib.error.URLError, DownloadError)) or received == 0 or failures > retries:
+                raise  # too slow, never connected, no progress, or too many drops: give up on this address
 
 
 def imagenet_weights_path(url: str | None = None) -> Path:
-    """Where torchvision keeps (and fcnlib looks for) the ImageNet ResNet-18 file of ``url`` (default: the usual one)."""
+    """Where torch's hub cache keeps (and fcnlib looks for) the ImageNet ResNet-18 file of ``url``."""
     url = url or resnet18_url_setting() or RESNET18_URL
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
 def _hash_problem(path: Path) -> str | None:
     """Why ``path`` fails the SHA-256 prefix in its name (torchvision's ``name-<hex>.pth``), or None."""
-    match = re.search(r"-([0-9a-f]{6,64})\.\w+$", path.name)
-    stat = path.stat()
+    match, stat = re.search(r"-([0-9a-f]{6,64})\.\w+$", path.name), path.stat()
     if match is None or _verified.get(path) == (stat.st_size, stat.st_mtime_ns):
         return None
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256")
-    if not digest.hexdigest().startswith(match.group(1)):
-        return f"its SHA-256 starts with {digest.hexdigest()[:8]}, but its name says {match.group(1)} (damaged or another file)"
+    if not (found := file_digest(path)).startswith(match.group(1)):
+        return f"its SHA-256 starts with {found[:8]}, but its name says {match.group(1)} (damaged or another file)"
     _verified[path] = (stat.st_size, stat.st_mtime_ns)
     return None
-
-
-def _fetch(url: str, path: Path, timeout: float) -> None:
-    """Download ``url`` to ``path`` through ``path.part``, keeping it only when its hash matches its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    download_file(url, part, timeout=timeout, retries=2, deadline=1800.0)
-    os.replace(part, path)
-    problem = _hash_problem(path)
-    if problem is not None:
-        path.unlink()
-        raise ValueError(f"the downloaded file failed its check: {problem}")
 
 
 def _backbone_state(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
@@ -161,25 +138,26 @@ def _backbone_state(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = None, timeout: float = 5.0) -> str:
-    """Copy ImageNet ResNet-18 weights into ``net``'s backbone; return a sentence saying what happened.
-
-    Uses torch's hub cache (:func:`imagenet_weights_path`) after checking the SHA-256 prefix in the
-    file's name, else downloads (not with ``FCNLIB_OFFLINE=1``). On failure ``required=False`` warns
-    (once per session) and keeps the random initialisation; ``required=True`` raises ``RuntimeError``
-    naming the file and the fix.
-    """
+    """Copy ImageNet ResNet-18 weights (the cached file, its SHA-256 prefix checked, else a download unless
+    ``FCNLIB_OFFLINE=1``) into ``net``'s backbone; return what happened. On failure ``required=False`` warns
+    (once per session) and keeps the random backbone; ``required=True`` raises ``RuntimeError`` with the fix."""
     global _warned_offline
     url = url or resnet18_url_setting() or RESNET18_URL
     path = imagenet_weights_path(url)
-    fix = f"download {url} on a machine with internet and place it at {path}"
-    reason = None
+    fix, reason = f"Download {url} on a machine with internet and place it at {path}", None
     if path.is_file():
         reason = _hash_problem(path)
     elif offline_setting():
         reason = "FCNLIB_OFFLINE is set"
     else:
+        part = path.with_name(path.name + ".part")
         try:
-            _fetch(url, path, timeout)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            download_file(url, part, timeout=timeout, retries=2, deadline=1800.0)
+            os.replace(part, path)
+            if (problem := _hash_problem(path)) is not None:  # kept only when its hash matches its name
+                path.unlink()
+                raise ValueError(f"the downloaded file failed its check: {problem}")
         except (OSError, ValueError, http.client.HTTPException) as err:
             reason = f"downloading {url} failed ({err})"
     if reason is None:
@@ -189,9 +167,7 @@ def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = Non
         except ValueError as err:
             reason = str(err)
     if path.is_file():
-        reason, fix = f"{path} is not usable: {reason}", f"Delete {path} (fcnlib downloads it again), or {fix}"
-    else:
-        fix = fix[0].upper() + fix[1:]
+        reason, fix = f"{path} is not usable: {reason}", f"Delete {path} (fcnlib downloads it again), or d{fix[1:]}"
     message = f"ImageNet weights for ResNet-18 are not available: {reason}. {fix}"
     if required:
         raise RuntimeError(message + ", or use weights=None for a randomly initialised backbone.")

@@ -268,6 +268,20 @@ def test_normalize_and_denormalize() -> None:
         normalize_image(np.zeros((3, 4, 4)))
 
 
+def test_sample_photo_size_is_an_int_or_a_pair_of_ints() -> None:
+    from matplotlib import cbook
+    from PIL import Image as PILImage
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:  # the reference: PIL directly
+        face = PILImage.open(f).convert("RGB").crop((96, 40, 416, 360)).resize((16, 16), PILImage.BICUBIC)
+    expected = torch.from_numpy(np.asarray(face).copy()).permute(2, 0, 1).float() / 255
+    assert torch.equal(data.sample_photo(16), expected) and torch.equal(data.sample_photo((16, 16)), expected)
+    with pytest.raises(TypeError, match="size"):
+        data.sample_photo((16, 16.5))
+    with pytest.raises(ValueError, match="size"):
+        data.sample_photo(0)
+
+
 def _locate(image: torch.Tensor) -> tuple[int, int, bool]:
     """Where a crop of a coordinate image came from: (top, left, flipped)."""
     rgb = (denormalize(image) * 255).round().long()

@@ -51,10 +51,25 @@ def test_backbone_size_trace_seed_numbers():
     assert dict(backbone_size_trace((160, 240)))["transpose_conv"] == (160, 256)
 
 
-def test_pad_to_multiple():
-    x = torch.arange(2 * 3 * 5, dtype=torch.float32).reshape(2, 3, 5)
-    padded, size = fcnlib.upsampling.pad_to_multiple(x, 4)
-    assert padded.shape == (2, 4, 8) and size == (3, 5)
-    assert torch.equal(padded[:, :3, :5], x) and padded[:, 3:].abs().sum() == 0 and padded[:, :, 5:].abs().sum() == 0
-    same, size = fcnlib.upsampling.pad_to_multiple(torch.ones(1, 1, 64, 96))
-    assert same.shape == (1, 1, 64, 96) and size == (64, 96)
+class RecordingNet(nn.Module):
+    """Scores = its normalised input; keeps the batch it was given in ``seen``."""
+
+    def forward(self, x):
+        self.seen = x
+        return x
+
+
+def test_pad_mode_pads_with_zeros_to_multiples_of_32_and_crops_back():
+    img = torch.randint(0, 256, (3, 45, 70), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    x = torchvision.transforms.v2.functional.normalize(img.float() / 255, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    net = RecordingNet()
+    scores = fcnlib.inference.full_scores(net, img, pad_mode="constant")
+    assert net.seen.shape == (1, 3, 64, 96) and scores.shape == (3, 45, 70)  # padded to multiples; size kept
+    top, left = (64 - 45) // 2, (96 - 70) // 2
+    assert torch.allclose(net.seen[0, :, top : top + 45, left : left + 70], x, atol=1e-6)
+    assert torch.allclose(scores, x, atol=1e-6)
+    outside = torch.ones(64, 96, dtype=torch.bool)
+    outside[top : top + 45, left : left + 70] = False
+    assert net.seen[0][:, outside].abs().sum() == 0
+    fcnlib.inference.full_scores(net, torch.zeros(3, 64, 96, dtype=torch.uint8), pad_mode="constant")
+    assert net.seen.shape == (1, 3, 64, 96)  # already multiples of 32: nothing added

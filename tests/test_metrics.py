@@ -147,3 +147,28 @@ def test_no_ignore_index():
     cm = ConfusionMatrix(2, ignore_index=None)
     cm.update(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]))
     assert cm.mat.tolist() == [[1, 1], [0, 1]]
+
+
+def _all_reduce_rank(rank, folder):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
+    try:
+        cm = ConfusionMatrix(3)
+        if rank == 0:  # rank 1 counts nothing: its zeros still meet rank 0's counts
+            cm.update(torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 255]))
+        torch.save(cm.all_reduce().mat, folder / f"mat{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_all_reduce_sums_the_counts_of_every_process(tmp_path):
+    import torch.multiprocessing as mp
+
+    cm = ConfusionMatrix(3)
+    cm.update(torch.tensor([0, 2]), torch.tensor([0, 1]))
+    assert cm.all_reduce() is cm and cm.mat.tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 0]]  # one process: no-op
+    mp.spawn(_all_reduce_rank, args=(tmp_path,), nprocs=2, join=True)
+    expected = [[1, 0, 0], [0, 1, 1], [0, 0, 0]]  # by hand from rank 0's batch (255 ignored)
+    for rank in range(2):
+        assert torch.load(tmp_path / f"mat{rank}.pt").tolist() == expected

@@ -158,3 +158,18 @@ def test_stored_progress_bars_become_their_final_text():
     }
     assert "application/vnd.jupyter.widget-view+json" in other.outputs[0]["data"]  # not a progress bar: kept
     assert "widgets" not in nb.metadata
+
+
+def test_readme_figure_is_chapter_5s_marked_cell(tmp_path):
+    """The README's picture comes from chapter 5's stored run, byte for byte."""
+    import base64
+
+    from tools.notebook_setup import README_FIGURE_MARKER, readme_figure
+
+    chapter = ROOT / "notebooks" / "05_prediction.ipynb"
+    out = readme_figure(chapter, tmp_path / "overview.png")
+    nb = nbformat.read(chapter, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and README_FIGURE_MARKER in c.source)
+    png = next(o["data"]["image/png"] for o in cell.outputs if "image/png" in o.get("data", {}))
+    assert out.read_bytes() == base64.b64decode(png)
+    assert (ROOT / "notebooks" / "figures" / "overview.png").read_bytes() == out.read_bytes()

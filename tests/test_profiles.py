@@ -34,3 +34,10 @@ def test_unknown_profile_is_explained(monkeypatch):
 def test_devices_never_empty(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert len(all_devices()) == 1
+
+
+def test_max_steps_makes_a_one_epoch_profile(monkeypatch):
+    monkeypatch.setenv("FCNLIB_MAX_STEPS", "2")
+    assert fcnlib.profile("full", device=torch.device("cpu")).num_epochs == 1
+    monkeypatch.delenv("FCNLIB_MAX_STEPS")
+    assert fcnlib.profile("full", device=torch.device("cpu")).num_epochs == 5

@@ -123,6 +123,9 @@ def test_receptive_field_view_refuses_a_bad_photo():
     for photo in ("photo.jpg", torch.rand(64, 64), torch.rand(3, 8, 8)):
         view = W.receptive_field_view("layer1", 0, 0, photo=photo)
         assert not view.ok and "[3, H, W]" in view.text
+    view = W.receptive_field_view("layer1", 0, 0, photo=torch.full((3, 64, 64), 128, dtype=torch.uint8))
+    assert not view.ok and "floats" in view.text  # the message says to pass photo / 255
+    assert W.receptive_field_view("layer1", 2, 2, photo=torch.rand(3, 64, 64, dtype=torch.float64)).ok
 
 
 def test_receptive_field_explorer_stage_resets_the_sliders():

@@ -15,7 +15,7 @@ import torchvision
 from torch import nn
 
 import fcnlib
-from fcnlib.model import init_from, param_groups, skip_forward
+from fcnlib.model import init_from, param_groups
 from fcnlib.shapes import Layer, chain_sizes, coordinate_map, resnet18_fcn_layers, vgg16_fcn_layers
 
 C = 5
@@ -80,7 +80,7 @@ def test_shapes_at_fusion_points(variant: str, x: torch.Tensor) -> None:
     torch.manual_seed(1)
     net = fcnlib.fcn_resnet18(C, variant, weights=None).eval()
     with torch.no_grad():
-        t = skip_forward(net, x)
+        t = net.intermediates(x)
         out = net(x)
     assert t["layer2"].shape == (2, 128, H // 8, W // 8)
     assert t["layer3"].shape == (2, 256, H // 16, W // 16)
@@ -207,12 +207,12 @@ def test_param_groups() -> None:
         param_groups(net, 0.0)
 
 
-def test_skip_forward_bad_input() -> None:
+def test_intermediates_bad_input() -> None:
     net = fcnlib.fcn_resnet18(C, "8s", weights=None)
     with pytest.raises(ValueError, match="multiples of 32"):
-        skip_forward(net, torch.zeros(1, 3, 40, 64))
+        net.intermediates(torch.zeros(1, 3, 40, 64))
     with pytest.raises(TypeError):
-        skip_forward(nn.Linear(2, 2), torch.zeros(1, 3, 32, 32))
+        net.intermediates(torch.zeros(1, 3, 32, 32).numpy())
 
 
 # ---- alignment: the crop offsets of the paper's Caffe nets ---------------------------------

@@ -90,3 +90,112 @@ def test_chapter2_backbone_size_trace_is_fcnlibs(size):
     chapter = chapter_definitions("02_transposed_conv.ipynb", "backbone_size_trace")["backbone_size_trace"]
     for k, s, p in [(64, 32, 16), (4, 2, 1), (16, 8, 4)]:
         assert chapter(size, k, s, p) == fcnlib.shapes.backbone_size_trace(size, k, s, p)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 0), (2, 1), (3, 2)])
+def test_chapter2_conv_matrix_is_fcnlibs_and_conv2d(stride, padding):
+    conv_matrix = chapter_definitions("02_transposed_conv.ipynb", "conv_matrix")["conv_matrix"]
+    g = torch.Generator().manual_seed(stride * 10 + padding)
+    for in_size, k in [((3, 3), (2, 2)), ((6, 6), (3, 3)), ((5, 7), (3, 2)), ((8, 5), (4, 4))]:
+        K = torch.randn(*k, dtype=torch.float64, generator=g)
+        W = conv_matrix(in_size, K, stride, padding)
+        assert torch.equal(W, fcnlib.upsampling.conv_matrix(in_size, K, stride, padding))
+        x = torch.randn(1, 1, *in_size, dtype=torch.float64, generator=g)
+        y = F.conv2d(x, K[None, None], stride=stride, padding=padding)
+        torch.testing.assert_close((W @ x.flatten()).reshape(y.shape), y)
+        back = F.conv_transpose2d(y, K[None, None], stride=stride, padding=padding)  # may be short of in_size
+        full = (W.T @ y.flatten()).reshape(in_size)
+        torch.testing.assert_close(full[: back.shape[-2], : back.shape[-1]], back[0, 0])
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), (2, 1), (3, 1), (4, 2)])
+def test_chapter2_scatter_add_loop_is_conv_transpose2d(stride, padding):
+    by_hand = chapter_definitions("02_transposed_conv.ipynb", "conv_transpose_by_hand")["conv_transpose_by_hand"]
+    g = torch.Generator().manual_seed(stride * 10 + padding)
+    for x_size, k in [((2, 2), (2, 2)), ((3, 4), (3, 3)), ((5, 3), (4, 2)), ((4, 4), (5, 5))]:
+        X = torch.randn(*x_size, dtype=torch.float64, generator=g)
+        K = torch.randn(*k, dtype=torch.float64, generator=g)
+        ref = F.conv_transpose2d(X[None, None], K[None, None], stride=stride, padding=padding)[0, 0]
+        torch.testing.assert_close(by_hand(X, K, stride, padding), ref)
+        torch.testing.assert_close(
+            by_hand(X, K, stride, padding), fcnlib.upsampling.scatter_step(X, K, stride=stride, padding=padding).output
+        )
+    # By hand: each pixel of [[0, 1], [2, 3]] adds a scaled copy of the kernel (d2l's example).
+    assert by_hand(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), torch.tensor([[0.0, 1.0], [2.0, 3.0]])).tolist() == [
+        [0, 0, 1],
+        [0, 4, 6],
+        [4, 12, 9],
+    ]
+
+
+def chapter_cells(notebook: str, namespace: dict, *markers: str) -> dict:
+    """Run, in order, the one code cell of ``notebook`` that contains each marker; return the namespace."""
+    cells = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    namespace.setdefault("print", lambda *args, **kwargs: None)
+    for marker in markers:
+        found = [s for s in sources if marker in s]
+        assert len(found) == 1, f"{notebook}: {len(found)} code cells contain {marker!r}"
+        exec(compile(found[0], f"{notebook}:{marker}", "exec"), namespace)
+    return namespace
+
+
+def test_chapter3_hand_built_fcn_is_fcnlibs():
+    """The seed's FCN-32s as chapter 3 assembles and initialises it computes what fcn_resnet18 computes."""
+    from collections import OrderedDict
+
+    import torchvision
+
+    torch.manual_seed(0)
+    ns = {"torch": torch, "nn": nn, "F": F, "fcnlib": fcnlib, "OrderedDict": OrderedDict}
+    ns.update(resnet=torchvision.models.resnet18(weights=None).eval(), X=torch.rand(1, 3, 64, 64))
+    chapter_cells(
+        "03_fcn_model.ipynb",
+        ns,
+        "net = nn.Sequential(OrderedDict(list(resnet.named_children())[:-2]))",
+        'net.add_module("final_conv"',
+        "nn.init.xavier_uniform_(net.final_conv.weight)",
+    )
+    net = ns["net"].eval()
+    fcn = fcnlib.fcn_resnet18(num_classes=21, weights=None).eval()
+    assert [n for n, _ in net.named_children()] == [n for n, _ in fcn.named_children()]
+    assert torch.equal(net.transpose_conv.weight, fcn.transpose_conv.weight)  # both bilinear
+    assert net.transpose_conv.bias is None and not net.final_conv.bias.any()
+    head_and_backbone = {k: v for k, v in net.state_dict().items() if not k.startswith("transpose_conv")}
+    assert fcn.load_state_dict(head_and_backbone, strict=False).missing_keys == ["transpose_conv.weight"]
+    with torch.no_grad():
+        for seed, size in enumerate([(32, 32), (64, 96), (96, 160), (128, 64), (160, 224)]):
+            x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(seed))
+            torch.testing.assert_close(net(x), fcn(x), rtol=1e-4, atol=1e-5)
+            # The transposed convolution alone is bilinear interpolation away from the border.
+            coarse = nn.Sequential(*list(net.children())[:-1])(x)
+            up = F.interpolate(coarse, scale_factor=32, mode="bilinear", align_corners=False)
+            torch.testing.assert_close(net(x)[..., 16:-16, 16:-16], up[..., 16:-16, 16:-16], rtol=1e-4, atol=1e-4)
+
+
+YOUR_TURN_WRITE = [
+    ("01_bilinear_kernel.ipynb", "linear_resize_by_hand", ("linear_interpolate", "source_coordinate")),
+    ("02_transposed_conv.ipynb", "transposed_size", ()),
+    ("03_fcn_model.ipynb", "bilinear_upsampler", ()),
+    ("06_skip_connections.ipynb", "fcn16s_scores", ()),
+]
+
+
+@pytest.mark.parametrize("notebook, name, needs", YOUR_TURN_WRITE)
+def test_your_turn_checks_say_not_written_then_right_with_the_folded_solution(notebook, name, needs):
+    import random
+    import re
+
+    cells = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
+    (i,) = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and f"def {name}(" in "".join(c["source"])]
+    stub = "".join(cells[i]["source"])
+    (solution,) = re.findall(r"```python\n(.*?)```", "".join(cells[i + 1]["source"]), re.S)
+    assert "<details>" in "".join(cells[i + 1]["source"]) and "Your turn" in "".join(cells[i - 1]["source"])
+    start = stub.index(f"def {name}(")
+    end = stub.index("return None\n", start) + len("return None\n")
+    for code, expected in [(stub, "Not written yet"), (stub[:start] + solution + stub[end:], "Right")]:
+        printed = []
+        ns = chapter_definitions(notebook, *needs) if needs else {"torch": torch, "nn": nn, "F": F, "fcnlib": fcnlib}
+        ns.update(random=random, print=lambda *args, out=printed, **kwargs: out.append(" ".join(map(str, args))))
+        exec(compile(code, f"{notebook}:{name}", "exec"), ns)
+        assert printed and printed[0].startswith(expected), printed

@@ -294,6 +294,7 @@ def test_live_curves_reporter_is_one_figure_updated_in_place(monkeypatch):
 
     monkeypatch.setattr(curves, "in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", fake_display)
+    monkeypatch.setattr(curves, "display", fake_display, raising=False)  # where curves imported it, if it did
     run_quiet(tiny_net(), tiny_data(), tiny_data(n=8), None, None, 3, CPU, reporter=curves.LiveCurves())
     assert len(shown) == 1 and len(updated) == 3  # shown empty at the start, then once per epoch
     figure = updated[-1]

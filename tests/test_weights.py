@@ -22,12 +22,10 @@ from fcnlib.weights import DownloadError, download_file, imagenet_weights_path
 
 @pytest.fixture(autouse=True)
 def isolated_hub(tmp_path, monkeypatch):
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
+    # torch.hub.set_dir would outlive the test (a later TORCH_HOME is then ignored): patch its variable instead.
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
     monkeypatch.setattr(fcnlib.weights, "_warned_offline", False)
     monkeypatch.setenv("FCNLIB_RESNET18_URL", f"http://127.0.0.1:{_closed_port()}/resnet18-f37072fd.pth")
-    yield
-    torch.hub.set_dir(old)
 
 
 def _closed_port() -> int:

@@ -261,6 +261,11 @@ def test_plot_overlap_and_plot_scatter_draw_pytorch_values(close_figures):
     assert torch.equal(_image(fig.axes[2]), torch.zeros(3, 3))
     fig = viz.plot_scatter_steps(X, K)
     assert len(fig.axes) == 4 and torch.equal(_image(fig.axes[-1]), full)
+    from matplotlib.collections import PatchCollection
+
+    fig = viz.plot_scatter(X, K, step=2)  # pixel (0, 1) writes rows 0-1, columns 1-2 of the canvas: outlined
+    (outlines,) = [c for c in fig.axes[2].collections if isinstance(c, PatchCollection)]
+    assert sorted(tuple(p.vertices.min(0) + 0.5) for p in outlines.get_paths()) == [(1, 0), (1, 1), (2, 0), (2, 1)]
     # padding: the canvas is drawn whole, with the kept part boxed
     fig = viz.plot_scatter(torch.ones(3, 3), torch.ones(3, 3), stride=2, padding=1)
     assert _image(fig.axes[2]).shape == (7, 7) and "5x5 output kept" in fig.axes[2].texts[-1].get_text()
@@ -349,6 +354,15 @@ def test_view_functions_answer_impossible_settings_with_a_message(view_function,
     assert view.text.startswith("Impossible setting:") and named in view.text, view.text
     assert "Traceback" not in view.text and "invalid literal" not in view.text
     assert all(view.numbers[k] == v for k, v in setting.items())  # the setting, for the curious
+
+
+def test_view_numbers_hold_the_setting_defaults_included_and_unknown_names_become_a_message():
+    view = W.checkerboard_view(4)
+    assert view.ok and (view.numbers["kernel_size"], view.numbers["stride"], view.numbers["layers"]) == (4, 2, 2)
+    assert view.numbers["method"] == "transposed" and view.numbers["spread_one"] == pytest.approx(0)
+    assert "photo" not in W.bilinear_view(2, 4, torch.rand(3, 8, 8)).numbers  # tensors are left out
+    view = W.checkerboard_view(kernel=3)  # a name the view does not take: a message, not an exception
+    assert not view.ok and "kernel" in view.text and view.figure is None
 
 
 def test_explorer_shows_a_view_functions_value_error_as_a_message():

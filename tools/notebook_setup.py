@@ -11,6 +11,9 @@ checks that every chapter agrees with these functions.
 profile on the CPU, and stores their outputs in place: what nbval compares and what a
 reader sees on GitHub before running anything. Progress bars (tqdm's widgets) are stored
 as the text of their final state, not as widgets whose state would have to travel along.
+
+``python -m tools.notebook_setup readme-figure`` (``make readme-figure``) copies the stored picture of
+chapter 5's cell marked ``# README figure`` to ``notebooks/figures/overview.png``, the README's picture.
 """
 
 from __future__ import annotations
@@ -150,7 +153,34 @@ def execute(path: Path, timeout: int = 1800) -> float:
     return seconds
 
 
+README_FIGURE_MARKER = "# README figure"
+README_FIGURE = Path("notebooks/figures/overview.png")
+
+
+def readme_figure(chapter: Path, out: Path = README_FIGURE) -> Path:
+    """Write the stored PNG of ``chapter``'s cell marked ``# README figure`` to ``out`` (the README's picture)."""
+    import base64
+
+    import nbformat
+
+    nb = nbformat.read(chapter, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and README_FIGURE_MARKER in cell.source:
+            for output in cell.get("outputs", []):
+                if "image/png" in output.get("data", {}):
+                    out.write_bytes(base64.b64decode(output["data"]["image/png"]))
+                    return out
+            raise ValueError(
+                f"the cell marked {README_FIGURE_MARKER!r} in {chapter} has no stored PNG: execute it first"
+            )
+    raise ValueError(f"no cell of {chapter} is marked {README_FIGURE_MARKER!r}")
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "readme-figure":
+        chapter = Path(argv[1] if len(argv) > 1 else "notebooks/05_prediction.ipynb")
+        print(f"wrote {readme_figure(chapter)} from {chapter}")
+        return 0
     if argv and argv[0] == "execute":
         for name in argv[1:]:
             print(f"executed {name} in {execute(Path(name)):.0f} s", flush=True)

@@ -14,28 +14,33 @@ from torch import Tensor
 
 from .classes import IGNORE_INDEX, VOC_COLORMAP, VOID_COLOR, voc_palette
 
-MAX_UNKNOWN = 0.05
-"""Default largest share of a label's pixels whose colour is not in the colour table (read as void)."""
+MAX_UNKNOWN = 0.05  # default largest share of a label's pixels of colours outside the colour table (read as void)
 
-_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
-_FIX = "Replace the file or remove its id from the split list."
+
+def _read_pil(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(values, palette)`` read by PIL: RGB ``[H, W, 3]`` (for a label also palette or grey values ``[H, W]``,
+    with the palette); ``FileNotFoundError``/``ValueError`` naming the file."""
+    try:
+        with Image.open(path) as img:
+            if what == "label" and img.mode in ("P", "L"):
+                palette = img.getpalette() if img.mode == "P" else None
+                return np.array(img), None if palette is None else np.array(palette, np.uint8).reshape(-1, 3)
+            if what == "label" and img.mode not in ("RGB", "RGBA"):
+                raise ValueError(f"label mode {img.mode!r} is not a palette, grayscale or RGB image")
+            return np.array(img.convert("RGB")), None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} file {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"cannot read {what} {path}: {err}; replace it or remove its id from the split list") from err
 
 
 def read_image(path: str | Path) -> Tensor:
     """An image file as ``uint8 [3, H, W]`` RGB (grey, CMYK, palette, RGBA converted); ``ValueError`` naming an unreadable file."""
     path = Path(path)
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        image = _decode(path, "jpeg")
-        if image is not None and image.shape[0] == 3:
-            return image
-    try:
-        with Image.open(path) as img:
-            array = np.array(img if img.mode == "RGB" else img.convert("RGB"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image file {path} does not exist") from None
-    except _READ_ERRORS as err:
-        raise ValueError(f"cannot read image {path}: {err}. {_FIX}") from err
-    return torch.from_numpy(array).permute(2, 0, 1)
+    image = _decode(path, "jpeg") if path.suffix.lower() in (".jpg", ".jpeg") else None
+    if image is not None and image.shape[0] == 3:
+        return image
+    return torch.from_numpy(_read_pil(path, "image")[0]).permute(2, 0, 1)
 
 
 def _decode(path: Path, kind: str) -> Tensor | None:
@@ -71,25 +76,6 @@ def _codes(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
-def _read_png(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(values, palette)``: palette/grey values ``[H, W]`` with the palette (None for grey), or RGB ``[H, W, 3]``."""
-    decoded = _decode(path, "png") if path.suffix.lower() == ".png" else None
-    if decoded is not None and decoded.shape[0] == 1:
-        return decoded[0].numpy(), _png_palette(path.read_bytes())
-    try:
-        with Image.open(path) as img:
-            if img.mode in ("P", "L"):
-                palette = img.getpalette() if img.mode == "P" else None
-                return np.array(img), None if palette is None else np.array(palette, np.uint8).reshape(-1, 3)
-            if img.mode in ("RGB", "RGBA"):
-                return np.asarray(img.convert("RGB")), None
-            raise ValueError(f"label mode {img.mode!r} is not a palette, grayscale or RGB image")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"label file {path} does not exist") from None
-    except _READ_ERRORS as err:
-        raise ValueError(f"cannot read label {path}: {err}. {_FIX}") from err
-
-
 @lru_cache(maxsize=8)
 def _expected_codes(colormap: tuple) -> np.ndarray:
     """Colour codes of a dataset's palette: VOC's, with ``colormap`` as its first entries."""
@@ -98,76 +84,58 @@ def _expected_codes(colormap: tuple) -> np.ndarray:
     return _codes(expected)
 
 
-def _by_colour(
-    codes: np.ndarray, counts: np.ndarray, colormap: Sequence[Sequence[int]]
-) -> tuple[np.ndarray, float, list]:
-    """Class index (255: void or unknown) of each colour code, the share of pixels of unknown colour, those colours."""
+def _by_colour(path: Path, codes: np.ndarray, counts: np.ndarray, colormap, max_unknown: float) -> np.ndarray:
+    """Class index (255: void or unknown) of each colour code; warns about pixels of unknown colour, or above
+    ``max_unknown`` (a share) refuses them (``ValueError``)."""
     lookup = {int(c): i for i, c in enumerate(_codes(np.array(colormap)))}
     lookup.setdefault(int(_codes(np.array(VOID_COLOR))), IGNORE_INDEX)
     lut = np.array([lookup.get(int(c), IGNORE_INDEX) for c in codes], dtype=np.uint8)
-    unknown = np.array([int(c) not in lookup for c in codes], dtype=bool) & (counts > 0)
-    share = float(counts[unknown].sum() / max(counts.sum(), 1))
-    return lut, share, [int(c) for c in codes[unknown]]
-
-
-def _report_unknown(path: Path, share: float, unknown: list, colormap, max_unknown: float) -> None:
-    """Warn about (or, above ``max_unknown``, refuse) a label whose pixels have colours outside the table."""
-    rgb = np.array([[(c >> 16) & 255, (c >> 8) & 255, c & 255] for c in unknown if c >= 0] or [[-999] * 3])
-    known = np.array([*colormap, VOID_COLOR])
-    near = np.abs(rgb[:, None, :] - known[None]).max(-1).min(-1) <= 64
-    lossy = len(unknown) > 32 and near.mean() > 0.5  # JPEG blends edges into hundreds of nearby colours
-    cause = (
-        "lossy compression (the mask was saved as JPEG at some point, which blends colours): use the original "
-        "PNG or repaint the mask with the exact class colours"
-        if lossy
-        else "colours of another dataset or tool: recolour the mask with this dataset's colours (classes.json)"
-    )
+    unknown_at = np.array([int(c) not in lookup for c in codes], dtype=bool) & (counts > 0)
+    if not unknown_at.any():
+        return lut
+    share, unknown = float(counts[unknown_at].sum() / max(counts.sum(), 1)), codes[unknown_at]
+    rgb = np.stack([(unknown >> 16) & 255, (unknown >> 8) & 255, unknown & 255], -1)[unknown >= 0]
+    near = np.abs(rgb[:, None, :] - np.array([*colormap, VOID_COLOR])[None]).max(-1).min(-1) <= 64
+    cause = "colours of another dataset or tool: recolour the mask with this dataset's colours (classes.json)"
+    if len(unknown) > 32 and 2 * near.sum() > len(near):  # JPEG blends edges into hundreds of nearby colours
+        cause = "lossy compression (the mask was saved as JPEG at some point, which blends colours): use the original PNG or repaint the mask with the exact class colours"
     what = f"{share:.1%} of the pixels of label {path} have {len(unknown)} colours outside the colour table"
     if share > max_unknown:
         raise ValueError(
-            f"{what}; likely cause: {cause}. Refused (max_unknown={max_unknown:.0%}); pass a larger "
-            "max_unknown to read them as void (255)."
+            f"{what}; likely cause: {cause}. Refused (max_unknown={max_unknown:.0%}); pass a larger max_unknown to read them as void (255)."
         )
     warnings.warn(f"{what}, read as void (255); likely cause: {cause}", stacklevel=4)
+    return lut
 
 
 def read_label(
-    path: str | Path,
-    colormap: Sequence[Sequence[int]] = VOC_COLORMAP,
-    num_classes: int | None = None,
-    max_unknown: float = MAX_UNKNOWN,
+    path: str | Path, colormap: Sequence = VOC_COLORMAP, num_classes: int | None = None, max_unknown=MAX_UNKNOWN
 ) -> tuple[np.ndarray, str]:
-    """A label PNG as ``uint8 [H, W]`` class indices (255: void); returns ``(indices, how)``.
-
-    ``how`` is ``""`` when the stored values are the indices (grey PNG, or palette PNG whose used entries
-    are the dataset's colours), ``"palette"`` when a palette PNG with other colours was mapped by colour,
-    ``"rgb"`` for a colour mask mapped by colour. Colours outside ``colormap`` (and VOC's void colour)
-    become 255 with a warning naming the share; above ``max_unknown`` (a fraction) ``ValueError``.
-    Values other than ``0 .. num_classes - 1`` and 255 raise ``ValueError``.
-    """
+    """A label PNG as ``(indices uint8 [H, W], how)``, 255 void; ``how``: ``""`` (stored values are the indices),
+    ``"palette"`` or ``"rgb"`` (mapped by colour; unknown colours become 255 with a warning). ``ValueError`` above
+    ``max_unknown`` (a share of the pixels) or for values other than ``0 .. num_classes - 1`` and 255."""
     path = Path(path)
     num_classes = len(colormap) if num_classes is None else num_classes
-    values, palette = _read_png(path)
+    decoded = _decode(path, "png") if path.suffix.lower() == ".png" else None
+    if decoded is not None and decoded.shape[0] == 1:
+        values, palette = decoded[0].numpy(), _png_palette(path.read_bytes())
+    else:
+        values, palette = _read_pil(path, "label")
     how = ""
     if values.ndim == 3:
         codes, inverse, counts = np.unique(_codes(values), return_inverse=True, return_counts=True)
-        lut, share, unknown = _by_colour(codes, counts, colormap)
-        values, how = lut[inverse.reshape(values.shape[:2])], "rgb"
+        values, how = _by_colour(path, codes, counts, colormap, max_unknown)[inverse.reshape(values.shape[:2])], "rgb"
     elif palette is not None:
         codes = np.full(256, -1, np.int32)
         codes[: len(palette)] = _codes(palette[:256])
         counts = np.bincount(values.ravel(), minlength=256)
         used = counts > 0
         if not np.array_equal(codes[used], _expected_codes(tuple(map(tuple, colormap)))[used]):
-            lut, share, unknown = _by_colour(codes, counts, colormap)
-            values, how = lut[values], "palette"
-    if how and unknown:
-        _report_unknown(path, share, unknown, colormap, max_unknown)
+            values, how = _by_colour(path, codes, counts, colormap, max_unknown)[values], "palette"
     outside = (values >= num_classes) & (values != IGNORE_INDEX)
     if outside.any():
         raise ValueError(
-            f"label {path} holds values {np.unique(values[outside])[:8].tolist()} that are not class indices "
-            f"0..{num_classes - 1} or {IGNORE_INDEX} (void); is it a label of another dataset?"
+            f"label {path} holds values {np.unique(values[outside])[:8].tolist()} that are not class indices 0..{num_classes - 1} or 255 (void); is it a label of another dataset?"
         )
     return values, how
 

@@ -1,7 +1,10 @@
-"""d2l's one-call loader: ``load_data_voc`` gives training and test iterators over VOC2012 or the teaching dataset."""
+"""d2l's one-call loader: ``load_data_voc`` gives training and test iterators over VOC2012 or the teaching dataset;
+``run_summary`` says beforehand what a chapter will run on."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,11 +13,50 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, default_collate
 
-from ..profiles import data_choice_setting, offline_setting, profile
+from ..profiles import Profile, data_choice_setting, data_root_setting, max_steps_setting, offline_setting, profile
 from ..shapes import as_pair, check_int
-from .download import VOCDownloadError, download_voc
+from ..weights import _hash_problem, imagenet_weights_path
+from .download import VOC_TAR_NAME, VOCDownloadError, download_voc
+from .labels import read_split
 from .synthetic import ensure_synthetic_voc
 from .voc import CroppedBatch, VOCDataset, default_root, find_voc_dir
+
+_DOWNLOAD = "download"
+
+
+class StepLimit:
+    """``loader`` cut to ``steps`` batches per epoch (None: all); ``len()`` says how many. Every other
+    attribute (``dataset``, ``sampler`` for ``set_epoch``, ``batch_size``, ``collate_fn``) is the loader's."""
+
+    def __init__(self, loader: Any, steps: int | None) -> None:
+        self.loader, self.steps = loader, steps
+
+    def __len__(self) -> int:
+        return len(self.loader) if self.steps is None else min(self.steps, len(self.loader))
+
+    def __iter__(self):
+        yield from itertools.islice(self.loader, len(self))
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "loader":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` without this machine's absolute folders: relative to the working folder (at most one ``..``),
+    else under ``$FCNLIB_DATA_DIR`` or ``~``, else ``.../`` and its last two parts."""
+    path = Path(path).expanduser().absolute()
+    try:
+        rel = Path(os.path.relpath(path))
+        if rel.parts[:2] != ("..", ".."):
+            return rel.as_posix()
+    except ValueError:  # another drive (Windows)
+        pass
+    for name, base in (("$FCNLIB_DATA_DIR", data_root_setting()), ("~", str(Path.home()))):
+        if base and path.is_relative_to(Path(base).expanduser().absolute()):
+            return Path(name, path.relative_to(Path(base).expanduser().absolute())).as_posix()
+    return ".../" + "/".join(path.parts[-2:])
 
 
 def collate_batch(items: Sequence[Any]) -> Any:
@@ -37,22 +79,32 @@ def collate_batch(items: Sequence[Any]) -> Any:
         ) from err
 
 
-def _find_or_download(root: Path, download: bool | str) -> tuple[Path | None, str]:
-    """The VOC2012 folder to use (None: the teaching dataset) and, when it is not VOC, why."""
+def _plan(root: Path, download: bool | str) -> tuple[Path | None, str]:
+    """Without touching the network: the VOC2012 folder to use, or None and why not (``_DOWNLOAD``: fetch it)."""
     if download not in ("auto", True, False):
         raise ValueError(f"download must be 'auto', True or False, got {download!r}")
     choice = data_choice_setting()
     if choice == "synthetic":
         return None, "FCNLIB_DATA=synthetic"
     voc_dir = find_voc_dir(root)
-    if voc_dir is not None or download is False:
-        return voc_dir, f"no VOC2012 under {root}, download=False"
+    if voc_dir is not None:
+        return voc_dir, ""
+    if download is False:
+        return None, f"no VOC2012 under {shown_path(root)}, download=False"
     if download == "auto" and choice != "voc" and profile().name != "full":
-        return None, f"no VOC2012 under {root}; the quick profile does not download it"
+        return None, f"no VOC2012 under {shown_path(root)}; the quick profile does not download it"
     if offline_setting():
         if download is True:
             raise VOCDownloadError("download=True, but FCNLIB_OFFLINE is set: unset it, or use download='auto'")
         return None, "FCNLIB_OFFLINE is set, so VOC2012 was not downloaded"
+    return None, _DOWNLOAD
+
+
+def _find_or_download(root: Path, download: bool | str) -> tuple[Path | None, str]:
+    """The VOC2012 folder to use (None: the teaching dataset) and, when it is not VOC, why."""
+    voc_dir, why = _plan(root, download)
+    if why != _DOWNLOAD:
+        return voc_dir, why
     try:
         return download_voc(root), ""
     except (VOCDownloadError, OSError, ValueError) as err:
@@ -92,8 +144,9 @@ def load_data_voc(
     in the full profile or with ``FCNLIB_DATA=voc``, when :func:`download_voc` gets it (``True``: must
     get it, else raises; ``False``: no network). Otherwise (or with ``FCNLIB_DATA=synthetic``) the
     teaching dataset, generated once under ``root/synthetic`` (``n_train``, ``n_val``, ``image_size``
-    default to the profile's; ``seed`` seeds it). Prints which it uses and why; ``.dataset.source`` says. Training: shuffled random crops, flips, last
-    incomplete batch dropped (d2l's); test: central crops of every validation image, in order.
+    default to the profile's; ``seed`` seeds it). Prints which it uses and why; ``.dataset.source`` says.
+    Training: shuffled random crops, flips, last incomplete batch dropped (d2l's); test: central crops of
+    every validation image, in order. ``FCNLIB_MAX_STEPS=N`` cuts both to N batches per epoch (:class:`StepLimit`).
     """
     check_int(batch_size, "batch_size", 1)
     crop = as_pair(crop_size, "crop_size", 1)
@@ -108,7 +161,7 @@ def load_data_voc(
     what = {"VOC2012": "Pascal VOC2012", "synthetic": "the generated teaching dataset"}.get(
         train_set.source, f"a VOC-format dataset ({train_set.source})"
     )
-    print(f"Using {what} at {voc_dir}: {len(train_set)} train and {len(test_set)} val images{note}")
+    print(f"Using {what} at {shown_path(voc_dir)}: {len(train_set)} train and {len(test_set)} val images{note}")
     if len(train_set) < batch_size:
         raise ValueError(
             f"batch_size {batch_size} is larger than the {len(train_set)} training images: with drop_last the "
@@ -121,4 +174,45 @@ def load_data_voc(
         collate_fn=collate_batch,
     )
     train_iter = DataLoader(train_set, batch_size, shuffle=True, drop_last=True, **args)
-    return train_iter, DataLoader(test_set, batch_size, shuffle=False, drop_last=False, **args)
+    test_iter = DataLoader(test_set, batch_size, shuffle=False, drop_last=False, **args)
+    steps = max_steps_setting()
+    return (train_iter, test_iter) if steps is None else (StepLimit(train_iter, steps), StepLimit(test_iter, steps))
+
+
+def _weights_summary() -> str:
+    """Where the backbone's weights will come from (see :func:`fcnlib.weights.load_imagenet_backbone`)."""
+    path = imagenet_weights_path()
+    if path.is_file():
+        problem = _hash_problem(path)
+        if problem is None:
+            return f"ImageNet weights, cached at {shown_path(path)} and checked"
+        return f"a random backbone: the cached ImageNet weights at {shown_path(path)} are damaged ({problem})"
+    if offline_setting():
+        return "a random backbone (FCNLIB_OFFLINE is set, and no ImageNet weights are cached)"
+    return "ImageNet weights, to be downloaded (45 MB; a random backbone if that fails)"
+
+
+def run_summary(P: Profile | None = None, root: str | Path | None = None) -> str:
+    """Two plain lines saying what a chapter will run: profile ``P`` (default :func:`profile`), the data
+    :func:`load_data_voc` will use under ``root`` (default :func:`default_root`) and the backbone's weights.
+    Touches no network and shows no absolute path."""
+    P = profile() if P is None else P
+    root = default_root() if root is None else Path(root).expanduser()
+    voc_dir, why = _plan(root, "auto")
+    if voc_dir is not None:
+        split = voc_dir / "ImageSets" / "Segmentation"
+        sizes = " + ".join(f"{len(read_split(split / f'{s}.txt'))} {s}" for s in ("train", "val"))
+        data = f"VOC2012 found at {shown_path(voc_dir)} ({sizes} images)"
+    elif why == _DOWNLOAD:
+        because = "FCNLIB_DATA=voc" if data_choice_setting() == "voc" else f"the {P.name} profile"
+        archive = (root / VOC_TAR_NAME).is_file()
+        data = (
+            f"VOC2012 will be {'checked and extracted from its archive' if archive else 'downloaded (2 GB)'} into "
+            f"{shown_path(root)} ({because}); if no mirror answers, the teaching dataset"
+        )
+    else:
+        h, w = P.image_size
+        data = f"the teaching dataset, {P.n_train} train + {P.n_val} val images of {h}x{w} ({why})"
+    steps = max_steps_setting()
+    limit = "" if steps is None else f", at most {steps} batches per epoch (FCNLIB_MAX_STEPS)"
+    return f"{P}{limit}\ndata: {data}; backbone: {_weights_summary()}"

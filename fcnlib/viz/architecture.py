@@ -1,7 +1,8 @@
-"""Figure of the FCN architecture: the skip connections of FCN-32s, FCN-16s and FCN-8s on ResNet-18."""
+"""The skip connections of FCN-32s, FCN-16s and FCN-8s on ResNet-18, drawn as Figure 3 of Long et al. 2015."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -12,32 +13,30 @@ from ..shapes import RESNET18_STAGES, VARIANT_STRIDES, as_pair
 __all__ = ["plot_skip_architecture"]
 
 _ON, _OFF = "#1f4e79", "#c8c8c8"  # the chosen variant's paths, the other variants' paths
+_STRIDES = [math.prod(s.stride for s in RESNET18_STAGES[: i + 1]) for i in range(len(RESNET18_STAGES))]
+_BOXES = [(s.name, stride, s.channels) for s, stride in zip(RESNET18_STAGES, _STRIDES)][1:]  # (name, stride, channels)
+_BOXES[0] = ("conv1+pool", *_BOXES[0][1:])  # conv1 shares its max pooling's box
 
 
-def _backbone() -> list[tuple[str, int, int]]:
-    """``(name, stride, channels)`` per box: conv1 and its max pooling share one."""
-    rows, stride = [], 1
-    for stage in RESNET18_STAGES:
-        stride *= stage.stride
-        rows.append((stage.name, stride, stage.channels))
-    return [("conv1+pool", *rows[1][1:]), *rows[2:]]
+def _text(ax, x, y, text, color, **kw):
+    ax.text(x, y, text, ha="center", va="center", color="black" if color == _ON else "0.6", **kw)
 
 
 def _box(ax, x, y, bw, bh, text, color, fc="white", size=8):
     ax.add_patch(FancyBboxPatch((x - bw / 2, y - bh / 2), bw, bh, boxstyle="round,pad=0.03", ec=color, fc=fc, lw=1.5))
-    ax.text(x, y, text, ha="center", va="center", fontsize=size, color="black" if color == _ON else "0.6")
+    _text(ax, x, y, text, color, fontsize=size)
 
 
 def _arrow(ax, x0, y0, x1, y1, color, text=None, side=0.0, dx=0.0):
     ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=11, color=color, lw=1.4))
     if text:
-        ax.text((x0 + x1) / 2 + dx, (y0 + y1) / 2 + side, text, ha="center", va="center", fontsize=7.5,
-                color="black" if color == _ON else "0.6", bbox=dict(fc="white", ec="none", pad=0.5))  # fmt: skip
+        box = dict(fc="white", ec="none", pad=0.5)
+        _text(ax, (x0 + x1) / 2 + dx, (y0 + y1) / 2 + side, text, color, fontsize=7.5, bbox=box)
 
 
 def _plus(ax, x, y, color):
     ax.add_patch(Circle((x, y), 0.22, ec=color, fc="white", lw=1.5))
-    ax.text(x, y, "+", ha="center", va="center", fontsize=12, color="black" if color == _ON else "0.6")
+    _text(ax, x, y, "+", color, fontsize=12)
 
 
 def _draw_backbone(ax, h: int, w: int) -> dict[str, tuple[float, float]]:
@@ -45,12 +44,12 @@ def _draw_backbone(ax, h: int, w: int) -> dict[str, tuple[float, float]]:
     y, xs, size_in = 5.4, [0.9, 2.55, 4.1, 5.7, 7.6, 9.5], 1.5
     _box(ax, xs[0], y, size_in, size_in, f"image\n3x{h}x{w}", _ON, fc="#eef3f8")
     starts = {}
-    for x, (name, stride, ch) in zip(xs[1:], _backbone(), strict=True):
+    for x, (name, stride, ch) in zip(xs[1:], _BOXES, strict=True):
         side = max(0.35, size_in * 4 / stride / 2.2 + 0.35)
         _box(ax, x, y, side * 1.3, side, f"{name}\n1/{stride}", _ON, fc="#eef3f8", size=7.5)
         ax.text(x, y - side / 2 - 0.18, f"{ch}x{h // stride}x{w // stride}", ha="center", va="top", fontsize=7)
         starts[name] = (x, y - side / 2 - 0.45)
-    for x0, x1 in zip(xs[:-1], xs[1:], strict=False):
+    for x0, x1 in zip(xs[:-1], xs[1:]):
         _arrow(ax, x0 + 0.5, y, x1 - 0.4, y, _ON)
     return starts
 
@@ -59,16 +58,14 @@ def _draw_head(ax, variant: str, h: int, w: int, c: int, starts: dict[str, tuple
     """Score layers, the 2x upsamplings and sums of the skips, and the variant's final upsampling."""
     y_score, y_fuse, y_out = 3.2, 1.9, 0.45
     color = {s: _ON if s in VARIANT_STRIDES[variant] else _OFF for s in (32, 16, 8)}
-    for (name, stride, _), label in zip(
-        _backbone()[:1:-1], ("final_conv", "score_layer3", "score_layer2"), strict=True
-    ):
+    for (name, stride, _), label in zip(_BOXES[:1:-1], ("final_conv", "score_layer3", "score_layer2"), strict=True):
         x, y0 = starts[name]
         _arrow(ax, x, y0, x, y_score + 0.32, color[stride])
         _box(ax, x, y_score, 1.75, 0.6, f"{label} 1x1\n{c}x{h // stride}x{w // stride}", color[stride], size=7)
     x32, x16, x8 = (starts[name][0] for name in ("layer4", "layer3", "layer2"))
     _plus(ax, x16, y_fuse, color[16])  # 32 -> 16: up_layer4, then the sum with score_layer3
-    _arrow(ax, x32, y_score - 0.32, x16 + 0.24, y_fuse + 0.05, color[16], f"up_layer4 2x\n{c}x{h // 16}x{w // 16}",
-           side=-0.42, dx=0.1)  # fmt: skip
+    up4 = f"up_layer4 2x\n{c}x{h // 16}x{w // 16}"
+    _arrow(ax, x32, y_score - 0.32, x16 + 0.24, y_fuse + 0.05, color[16], up4, side=-0.42, dx=0.1)
     _arrow(ax, x16, y_score - 0.32, x16, y_fuse + 0.23, color[16])
     _plus(ax, x8, y_fuse, color[8])  # 16 -> 8: up_layer3, then the sum with score_layer2
     _arrow(ax, x16 - 0.24, y_fuse, x8 + 0.24, y_fuse, color[8], f"up_layer3 2x\n{c}x{h // 8}x{w // 8}", side=0.32)
@@ -80,23 +77,16 @@ def _draw_head(ax, variant: str, h: int, w: int, c: int, starts: dict[str, tuple
     _arrow(ax, x0 + 0.01, y_out, 2.72, y_out, _ON, f"transpose_conv {stride}x (bilinear init)", side=0.22)
 
 
-def plot_skip_architecture(variant: str = "8s", input_size: Any = (320, 480), num_classes: int = 21, ax: Any = None):
-    """The FCN-32s / 16s / 8s head on ResNet-18, drawn as Figure 3 of the FCN paper (Long et al. 2015).
-
-    Top row: the backbone stages, sized by resolution and labelled with their shapes for
-    ``input_size`` (an int or ``(H, W)``, multiples of 32). Below: the head of ``variant``, the
-    other variants' paths in grey. ValueError for an unknown variant or a size not a multiple of 32.
-    """
+def plot_skip_architecture(variant: str = "8s", input_size: Any = (320, 480), num_classes: int = 21):
+    """The backbone stages (top, sized by resolution, shapes for ``input_size``: int or ``(H, W)``, multiples of
+    32) and the head of ``variant``, the other variants' paths grey. ValueError for an unknown variant or size."""
     if variant not in VARIANT_STRIDES:
         raise ValueError(f"variant must be one of {sorted(VARIANT_STRIDES)}, got {variant!r}")
     h, w = as_pair(input_size, "input_size", minimum=1)
     if h % 32 or w % 32:
         raise ValueError(f"input_size must be positive multiples of 32 (the FCN's requirement), got {(h, w)}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 5.4))
-    ax.set_xlim(0, 10.7)
-    ax.set_ylim(0.0, 6.4)
-    ax.set_aspect("equal")
+    ax = plt.subplots(figsize=(9, 5.4))[1]
+    ax.set(xlim=(0, 10.7), ylim=(0.0, 6.4), aspect="equal")
     ax.axis("off")
     _draw_head(ax, variant, h, w, num_classes, _draw_backbone(ax, h, w))
     ax.set_title(f"FCN-{variant} on ResNet-18 (grey: paths of the other variants)", fontsize=10)

@@ -1,8 +1,4 @@
-"""Figures of kernels, scatter steps, overlap maps, convolution matrices and upsampled images.
-
-``draw_*`` functions draw into given axes (the explorers use them); ``plot_*`` and ``show_*``
-make and return a matplotlib Figure.
-"""
+"""Kernels, scatter steps, overlap maps, conv matrices: ``draw_*`` into given axes, ``plot_*``/``show_*`` a Figure."""
 
 from __future__ import annotations
 
@@ -20,46 +16,21 @@ from torch import Tensor
 from ..upsampling import bilinear_kernel, checkerboard, conv_matrix, overlap_map, scatter_step, spread
 from ._common import image_array
 
-__all__ = [
-    "draw_grid",
-    "plot_kernel",
-    "draw_kernel_profile",
-    "plot_kernel_profile",
-    "outline_cells",
-    "plot_scatter",
-    "plot_scatter_steps",
-    "plot_overlap",
-    "plot_conv_matrix",
-    "draw_checkerboard",
-    "plot_resize_vs_transposed",
-    "show_images_side_by_side",
-]
-
-_MAX_ANNOTATED = 144  # cells get their value printed up to this many per panel
+__all__ = ["plot_kernel", "plot_kernel_profile", "plot_scatter", "plot_scatter_steps", "plot_overlap"]
+__all__ += ["plot_conv_matrix", "plot_resize_vs_transposed", "show_images_side_by_side"]
 
 
-def _kernel_2d(kernel: int | Tensor) -> Tensor:
-    """An int means ``bilinear_kernel(1, 1, k)``; a 4-D weight gives its first ``[k, k]`` slice."""
-    if isinstance(kernel, int) and not isinstance(kernel, bool):
-        return bilinear_kernel(1, 1, kernel)[0, 0]
-    if not isinstance(kernel, Tensor):
-        raise TypeError(f"kernel must be a kernel size (int) or a tensor, got {type(kernel).__name__}")
-    if kernel.dim() not in (2, 4):
-        raise ValueError(f"kernel must be [k, k] or [in, out, k, k], got shape {tuple(kernel.shape)}")
-    return (kernel[0, 0] if kernel.dim() == 4 else kernel).detach().float()
-
-
-def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(1, ncols, figsize=figsize, squeeze=False, **kw)
-    return fig, axes[0]
+def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> np.ndarray:
+    return plt.subplots(1, ncols, figsize=figsize, squeeze=False, layout="tight", **kw)[1][0]
 
 
 def _number(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}".rstrip("0")
 
 
-def draw_grid(ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vmax=None, annotate=None) -> None:
-    """A 2-D tensor as pixels with thin lines between them and, when small (or ``annotate``), their values."""
+def draw_grid(ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vmax=None, annotate=None, outline=None):
+    """A 2-D tensor as pixels with thin lines between them and, up to 144 (or ``annotate``), their values; the
+    pixels where the boolean ``outline`` is true outlined in red."""
     arr = values.detach().float().cpu().numpy()
     image = ax.imshow(arr, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     h, w = arr.shape
@@ -67,28 +38,41 @@ def draw_grid(ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vma
         ax.hlines(np.arange(-0.5, h + 0.5), -0.5, w - 0.5, colors="white", linewidth=0.5)
         ax.vlines(np.arange(-0.5, w + 0.5), -0.5, h - 0.5, colors="white", linewidth=0.5)
     ax.set_axis_off()  # ticks cost more to draw than the picture
-    if annotate or (annotate is None and h * w <= _MAX_ANNOTATED):
+    if annotate or (annotate is None and h * w <= 144):
         light = image.cmap(image.norm(arr))[..., :3] @ np.array([0.299, 0.587, 0.114]) > 0.5
-        size = 9 if max(h, w) <= 8 else 7
         for (i, j), v in np.ndenumerate(arr):
             color = "black" if light[i, j] else "white"
-            ax.text(j, i, _number(v), ha="center", va="center", fontsize=size, color=color)
+            ax.text(j, i, _number(v), ha="center", va="center", fontsize=9 if max(h, w) <= 8 else 7, color=color)
+    if outline is not None and outline.any():
+        rects = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in torch.nonzero(outline).tolist()]
+        ax.add_collection(PatchCollection(rects, facecolor="none", edgecolor="red", linewidth=1.5))
     if title:
         ax.set_title(title, fontsize=10, y=1.0)  # a fixed y skips a layout pass
 
 
+def draw_box(ax: Axes, top: int, left: int, height: int, width: int, color: str = "red", lw: float = 2, **kw) -> None:
+    """Outline ``height x width`` pixels from pixel ``(top, left)``."""
+    ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec=color, lw=lw, **kw))
+
+
 def plot_kernel(kernel: int | Tensor, title: str | None = None, surface: bool = True) -> Figure:
-    """Heat map (and 3-D surface) of a size ``k`` (``bilinear_kernel(1, 1, k)``), ``[k, k]`` or ``[in, out, k, k]``."""
-    k = _kernel_2d(kernel)
+    """Heat map (and 3-D surface) of a size ``k`` (``bilinear_kernel(1, 1, k)``), ``[k, k]`` or ``[in, out, k, k]``
+    (its first ``[k, k]`` slice). TypeError for another type, ValueError for another shape."""
+    if isinstance(kernel, int) and not isinstance(kernel, bool):
+        kernel = bilinear_kernel(1, 1, kernel)
+    if not isinstance(kernel, Tensor):
+        raise TypeError(f"kernel must be a kernel size (int) or a tensor, got {type(kernel).__name__}")
+    if kernel.dim() not in (2, 4):
+        raise ValueError(f"kernel must be [k, k] or [in, out, k, k], got shape {tuple(kernel.shape)}")
+    k = (kernel[0, 0] if kernel.dim() == 4 else kernel).detach().float()
     title = title or f"{k.shape[0]}x{k.shape[1]} kernel"
-    fig = plt.figure(figsize=(8.5 if surface else 4.2, 3.8))
+    fig = plt.figure(figsize=(8.5 if surface else 4.2, 3.8), layout="tight")
     draw_grid(fig.add_subplot(1, 2 if surface else 1, 1), k, title=f"{title}: heat map", annotate=k.numel() <= 64)
     if surface:
         ax3 = fig.add_subplot(1, 2, 2, projection="3d")
         yy, xx = np.meshgrid(np.arange(k.shape[0]), np.arange(k.shape[1]), indexing="ij")
         ax3.plot_surface(xx, yy, k.numpy(), cmap="viridis", edgecolor="k", linewidth=0.2)
         ax3.set(title=f"{title}: surface", xlabel="column", ylabel="row")
-    fig.tight_layout()
     return fig
 
 
@@ -100,10 +84,9 @@ def draw_kernel_profile(ax: Axes, kernel_size: int, stride: int | None = None, l
     t = np.linspace(center - factor, center + factor, 200)
     ax.plot(t, np.clip(1 - np.abs(t - center) / factor, 0, None), color="0.6", lw=1, label="tent 1 - |t|/f")
     ax.stem(np.arange(kernel_size), row.numpy(), label=f"k={kernel_size} taps")[0].set_markersize(4)
+    title = f"1-D profile, k={kernel_size}, factor {factor}"
     if stride is not None and stride != factor:
         title = f"k={kernel_size} is made for factor {factor}, used at stride {stride}"
-    else:
-        title = f"1-D profile, k={kernel_size}, factor {factor}"
     ax.set_title(title, fontsize=10, y=1.0)
     ax.set(xlabel="tap position", ylim=(0, 1.1), yticks=[0, 0.5, 1])
     ax.set_xticks(range(0, kernel_size, max(1, (kernel_size + 3) // 4)))
@@ -114,75 +97,54 @@ def draw_kernel_profile(ax: Axes, kernel_size: int, stride: int | None = None, l
 def plot_kernel_profile(kernel_sizes: int | Sequence[int] = (4, 8)) -> Figure:
     """One panel per kernel size: the taps along one axis on the tent they sample."""
     sizes = [kernel_sizes] if isinstance(kernel_sizes, int) else list(kernel_sizes)
-    fig, axes = _new_axes(len(sizes), (3.6 * len(sizes), 2.8))
+    axes = _new_axes(len(sizes), (3.6 * len(sizes), 2.8))
     for ax, size in zip(axes, sizes, strict=True):
         draw_kernel_profile(ax, size)
-    fig.tight_layout()
-    return fig
-
-
-def outline_cells(ax: Axes, mask: Tensor, color: str = "red", linewidth: float = 1.5) -> None:
-    """Outline the pixels where ``mask`` is true."""
-    rects = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in torch.nonzero(mask).tolist()]
-    if rects:
-        ax.add_collection(PatchCollection(rects, facecolor="none", edgecolor=color, linewidth=linewidth))
-
-
-def _draw_values(ax: Axes, t: Tensor, title: str, cmap: str) -> None:
-    draw_grid(ax, t, title, cmap, vmin=min(0.0, float(t.min())), vmax=max(float(t.max()) * 1.6, 1e-6))
+    return axes[0].figure
 
 
 def plot_scatter(x, kernel, stride=1, padding=0, output_padding=0, dilation=1, step=None, axes=None) -> Figure:
-    """A transposed convolution as a scatter: input (this ``step``'s pixel in red), kernel, output canvas.
-
-    The canvas holds the partial sums after ``step`` input pixels (None: all; then it equals
-    ``F.conv_transpose2d``), the current pixel's taps outlined in red; a dashed cyan box marks
-    what ``padding`` keeps. ``x``, ``kernel``: 2-D tensors; ``axes``: three axes to draw into.
-    """
-    fig = None
+    """Input (``step``'s pixel in red), kernel and canvas after ``step`` input pixels (None: all), that pixel's
+    taps outlined, a dashed cyan box around what ``padding`` keeps. ``axes``: three axes to draw into."""
     if axes is None:
-        fig, axes = _new_axes(3, (10, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.6]})
+        axes = _new_axes(3, (10, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.6]})
     conv = (stride, padding, output_padding, dilation)
     s = scatter_step(x, kernel, step, *conv)
-    _draw_values(axes[0], x, f"input {x.shape[0]}x{x.shape[1]}", "Blues")
+    for ax, t, name, cmap in ((axes[0], x, "input", "Blues"), (axes[1], kernel, "kernel", "Greens")):
+        title = f"{name} {t.shape[0]}x{t.shape[1]}"
+        draw_grid(ax, t, title, cmap, vmin=min(0.0, float(t.min())), vmax=max(float(t.max()) * 1.6, 1e-6))
     if s.index is not None:
-        axes[0].add_patch(Rectangle((s.index[1] - 0.5, s.index[0] - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
-    _draw_values(axes[1], kernel, f"kernel {kernel.shape[0]}x{kernel.shape[1]}", "Greens")
+        draw_box(axes[0], *s.index, 1, 1, lw=2.5)
     what = f"pixel {s.index} writes the red taps" if s.index is not None else "nothing written yet"
     vmax = max(float(scatter_step(x, kernel, None, *conv).canvas.max()), 1e-6)
-    draw_grid(axes[2], s.canvas, f"step {s.step}/{s.num_steps}: {what}", "magma", vmin=0, vmax=vmax)
-    outline_cells(axes[2], s.footprint)
-    top, left, h, w = s.crop
-    if (top, left, h, w) != (0, 0, *s.canvas.shape):
-        axes[2].add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, ec="cyan", lw=2, ls="--"))
-        note = f"cyan box: the {h}x{w} output kept after padding={padding} trims the border"
+    draw_grid(axes[2], s.canvas, f"step {s.step}/{s.num_steps}: {what}", "magma", 0, vmax, outline=s.footprint)
+    if s.crop != (0, 0, *s.canvas.shape):
+        draw_box(axes[2], *s.crop, "cyan", ls="--")
+        note = f"cyan box: the {s.crop[2]}x{s.crop[3]} output kept after padding={padding} trims the border"
         axes[2].text(0.5, -0.02, note, transform=axes[2].transAxes, ha="center", va="top", fontsize=8)
-    if fig is not None:
-        fig.tight_layout()
     return axes[0].figure
 
 
 def plot_scatter_steps(x: Tensor, kernel: Tensor, stride=1, padding=0, output_padding=0, dilation=1) -> Figure:
     """Every step of the scatter side by side: one canvas per input pixel, the last the finished output."""
     conv = (stride, padding, output_padding, dilation)
-    fig, axes = _new_axes(x.numel(), (2.6 * x.numel(), 3.1))
+    axes = _new_axes(x.numel(), (2.6 * x.numel(), 3.1))
     vmax = max(float(scatter_step(x, kernel, None, *conv).canvas.max()), 1e-6)
     for t, ax in enumerate(axes, start=1):
         s = scatter_step(x, kernel, t, *conv)
-        draw_grid(ax, s.canvas, f"after pixel {s.index} (x={_number(float(x[s.index]))})", "magma", 0, vmax)
-        outline_cells(ax, s.footprint)
-    fig.tight_layout()
-    return fig
+        title = f"after pixel {s.index} (x={_number(float(x[s.index]))})"
+        draw_grid(ax, s.canvas, title, "magma", 0, vmax, outline=s.footprint)
+    return axes[0].figure
 
 
-def plot_overlap(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1, ax=None, annotate=None):
+def plot_overlap(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1, ax=None):
     """How many kernel taps land on each output pixel (:func:`fcnlib.upsampling.overlap_map`)."""
     counts = overlap_map(size, kernel_size, stride, padding, output_padding, dilation)
     if ax is None:
         side = min(1.5 + 0.32 * counts.shape[1], 7.0)
-        ax = _new_axes(1, (side, side))[1][0]
+        ax = _new_axes(1, (side, side))[0]
     title = f"overlap counts: k={kernel_size}, s={stride} -> {counts.shape[0]}x{counts.shape[1]}"
-    draw_grid(ax, counts, title=title, vmin=0, annotate=annotate)
+    draw_grid(ax, counts, title=title, vmin=0)
     return ax.figure
 
 
@@ -190,15 +152,13 @@ def plot_conv_matrix(input_size: tuple[int, int], kernel: Tensor, stride: int = 
     """A convolution as the matrix ``W`` (:func:`fcnlib.upsampling.conv_matrix`) and the transposed one as ``W.T``."""
     W = conv_matrix(input_size, kernel, stride, padding)
     rows, cols = W.shape
-    fig, axes = _new_axes(
-        2, (4 + 0.45 * (rows + cols), 0.6 + 0.42 * max(rows, cols)), gridspec_kw={"width_ratios": [cols, rows]}
-    )
+    size = (4 + 0.45 * (rows + cols), 0.6 + 0.42 * max(rows, cols))
+    axes = _new_axes(2, size, gridspec_kw={"width_ratios": [cols, rows]})
     vmax = float(W.abs().max()) or 1.0
     title = f"convolution: W is {rows}x{cols}\n(output pixels x input pixels)"
     draw_grid(axes[0], W, title, "Blues", vmin=0, vmax=vmax)
     draw_grid(axes[1], W.T, f"transposed convolution: W.T is {cols}x{rows}", "Oranges", vmin=0, vmax=vmax)
-    fig.tight_layout()
-    return fig
+    return axes[0].figure
 
 
 def draw_checkerboard(ax: Axes, img: Tensor, title: str) -> None:
@@ -209,44 +169,34 @@ def draw_checkerboard(ax: Axes, img: Tensor, title: str) -> None:
 
 
 def plot_resize_vs_transposed(kernel_size=3, stride=2, layers: int | Sequence[int] = (1, 2), size=4) -> Figure:
-    """A constant image upsampled by transposed convolutions (top) and resize-convolutions (bottom).
-
-    One column per entry of ``layers``; values from :func:`fcnlib.upsampling.checkerboard`. One
-    layer starts from ``size`` pixels, more from 2 (two periods of the ``stride**layers`` pattern).
-    """
+    """A constant image after transposed convs (top) and resize-convs (bottom), a column per entry of ``layers``;
+    one layer from ``size`` pixels, more from 2 (two periods of the ``stride**layers`` pattern)."""
     layers = [layers] if isinstance(layers, int) else list(layers)
-    fig, axes = plt.subplots(2, len(layers), figsize=(3.2 * len(layers), 6.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(layers), figsize=(3.2 * len(layers), 6.4), squeeze=False, layout="tight")
     for col, n in enumerate(layers):
         for row, (method, name) in enumerate((("transposed", "transposed conv"), ("resize", "resize-conv"))):
             img = checkerboard(kernel_size, stride, n, size if n == 1 else 2, method)
             draw_checkerboard(axes[row, col], img, f"{name}, {n} layer{'s' * (n > 1)}")
     fig.suptitle(f"a constant image, kernel {kernel_size}, stride {stride}", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
 def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, axes=None) -> Figure:
-    """Images in one row, each titled with its size (``[C, H, W]`` tensors or ``[H, W, C]``/``[H, W]`` arrays).
-
-    Same height for all by default; ``true_scale=True`` draws them at their relative pixel sizes.
-    Floats are clipped to [0, 1]. ValueError for no images or a titles count that differs.
-    """
+    """Images in a row, titled with their sizes, of one height or (``true_scale``) their relative pixel sizes.
+    ValueError for no images or a titles count that differs."""
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image")
     arrays = [image_array(im) for im in images]
     titles = list(titles) if titles is not None else [""] * len(arrays)
     if len(titles) != len(arrays):
         raise ValueError(f"got {len(titles)} titles for {len(arrays)} images")
-    fig = None
-    if axes is None:
+    if axes is None:  # else drawn into the given axes: the caller's layout
         widths = [a.shape[1] / a.shape[0] * (a.shape[0] if true_scale else 1) for a in arrays]
         scale = height / (max(a.shape[0] for a in arrays) if true_scale else 1)
         figsize = (sum(widths) * scale + 0.3 * len(arrays), height + 0.5)
-        fig, axes = _new_axes(len(arrays), figsize, gridspec_kw={"width_ratios": widths})
+        axes = _new_axes(len(arrays), figsize, gridspec_kw={"width_ratios": widths})
     for ax, arr, title in zip(axes, arrays, titles, strict=False):
         ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
         ax.set_title(f"{title} {arr.shape[0]}x{arr.shape[1]}".strip(), fontsize=10, y=1.0)
         ax.axis("off")
-    if fig is not None:
-        fig.tight_layout()
     return axes[0].figure
