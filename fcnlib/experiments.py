@@ -144,8 +144,8 @@ def train_variant(
 
 
 def comparison_settings(profile: Any, seed: int = 0) -> dict[str, Any]:
-    """:func:`train_variant`'s arguments for chapter 6: SGD with the profile's ``lr``, ``wd``, ``momentum`` (FCN-8s
-    then beats FCN-32s near the edges for seeds 0-4 in the quick profile: ``benchmarks/skip_seeds.py``)."""
+    """:func:`train_variant`'s arguments for chapter 6: SGD with the profile's ``lr``, ``wd``, ``momentum`` (fine-tuned
+    so, FCN-8s beats FCN-32s near the edges for seeds 0-4 in the quick profile: ``benchmarks/skip_seeds.py``)."""
     return dict(seed=seed, optimizer="sgd", lr=profile.lr, wd=profile.wd, momentum=profile.momentum)
 
 
