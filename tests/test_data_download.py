@@ -11,31 +11,25 @@ import io
 import re
 import socket
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from loopback import LoopbackServer, serving, voc_tar_bytes
 
 from fcnlib.data import VOC_TAR_NAME, VOCDownloadError, download_voc, load_data_voc, make_synthetic_voc
 from fcnlib.data.download import safe_extract, voc_mirrors
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class Server(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.files: dict[str, bytes] = {}
+        super().__init__(Handler)
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.cut_next: set = set()  # paths whose next answer stops halfway
         self.honour_range = True
         self.trickle: set = set()  # paths served at about 2 kB/s, for at most 5 s
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -86,13 +80,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server()
-    thread = threading.Thread(target=srv.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(Server()) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +89,7 @@ def voc_tar(tmp_path_factory) -> tuple[bytes, str]:
     """A VOC-format tar (``VOCdevkit/VOC2012/...``) and its sha1, big enough for several chunks."""
     src = tmp_path_factory.mktemp("src")
     make_synthetic_voc(src, 8, 4, image_size=(96, 128))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(src / "VOCdevkit", arcname="VOCdevkit")
-    payload = buffer.getvalue()
+    payload = voc_tar_bytes(src)
     return payload, hashlib.sha1(payload).hexdigest()
 
 
@@ -311,10 +297,8 @@ def voc_format_tar(tmp_path_factory) -> tuple[bytes, str]:
     """A VOC-format tar without classes.json: read as Pascal VOC2012 (21 classes)."""
     src = tmp_path_factory.mktemp("voc_src")
     (make_synthetic_voc(src, 4, 2, image_size=(48, 64)) / "classes.json").unlink()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(src / "VOCdevkit", arcname="VOCdevkit")
-    return buffer.getvalue(), hashlib.sha1(buffer.getvalue()).hexdigest()
+    payload = voc_tar_bytes(src)
+    return payload, hashlib.sha1(payload).hexdigest()
 
 
 @pytest.fixture

@@ -13,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import torch
 import torchvision
+from loopback import LoopbackServer, serving, voc_tar_bytes
 
 from fcnlib.data import VOC_TAR_NAME, make_synthetic_voc
 
@@ -40,17 +39,11 @@ print("SMOKE " + _json.dumps(dict(
 )))"""
 
 
-class Mirror(ThreadingHTTPServer):
-    daemon_threads = True
-
+class Mirror(LoopbackServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.files: dict[str, bytes] = {}
+        super().__init__(Handler)
         self.served: list[str] = []
         self.refused: list[str] = []  # what went through the proxy: the real internet
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -81,21 +74,14 @@ def mirror(tmp_path_factory) -> Iterator[Mirror]:
     """The server, holding VOC_TAR_NAME (40 train + 8 val images of 375x500) and a ResNet-18 file."""
     src = tmp_path_factory.mktemp("voc_src")
     (make_synthetic_voc(src, 40, 8, image_size=(375, 500)) / "classes.json").unlink()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(src / "VOCdevkit", arcname="VOCdevkit")
     weights = io.BytesIO()
     torch.save(torchvision.models.resnet18().state_dict(), weights)
     srv = Mirror()
-    srv.files["/" + VOC_TAR_NAME] = buffer.getvalue()
+    srv.files["/" + VOC_TAR_NAME] = voc_tar_bytes(src)
     srv.weights_name = f"resnet18-{hashlib.sha256(weights.getvalue()).hexdigest()[:8]}.pth"
     srv.files["/" + srv.weights_name] = weights.getvalue()
-    thread = threading.Thread(target=srv.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(srv):
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -139,34 +139,9 @@ def test_missing_packages_and_offline_install_commands(tmp_path):
     missing = gpu_check.missing_packages(lambda name: object() if name in present else None)
     assert missing == ["nbval", "nbclient", "d2l"]
     commands = gpu_check.install_commands(missing, tmp_path, python="py")
-    assert commands == [
-        [
-            "py",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-index",
-            "--find-links",
-            str(tmp_path),
-            "nbval",
-            "nbclient",
-        ],
-        [
-            "py",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-index",
-            "--find-links",
-            str(tmp_path),
-            "--no-deps",
-            "d2l==1.0.3",
-        ],
-    ]
+    offline = ["py", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--find-links"]
+    offline.append(str(tmp_path))
+    assert commands == [[*offline, "nbval", "nbclient"], [*offline, "--no-deps", "d2l==1.0.3"]]
     with pytest.raises(ValueError, match="not a package gpu_check installs"):
         gpu_check.install_commands(["torch"], tmp_path)
 

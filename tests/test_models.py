@@ -3,7 +3,6 @@
 import hashlib
 import http.server
 import socket
-import threading
 import time
 import warnings
 
@@ -11,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from loopback import LoopbackServer, serving
 from test_upsampling import seed_bilinear_kernel
 from torch import nn
 
@@ -204,11 +204,8 @@ def test_download_is_verified_against_the_hash_in_the_file_name(tmp_path, monkey
     payload = src.read_bytes()
     prefix = hashlib.sha256(payload).hexdigest()[:8] if good_hash else "00000000"
     _FileHandler.payload = payload
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FileHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("FCNLIB_RESNET18_URL", f"http://127.0.0.1:{server.server_port}/resnet18-{prefix}.pth")
+    with serving(LoopbackServer(_FileHandler)) as server:
+        monkeypatch.setenv("FCNLIB_RESNET18_URL", server.url(f"/resnet18-{prefix}.pth"))
         if good_hash:
             net = fcn_resnet18(weights="imagenet")
             assert torch.equal(net.layer1[0].conv1.weight, state["layer1.0.conv1.weight"])
@@ -217,9 +214,6 @@ def test_download_is_verified_against_the_hash_in_the_file_name(tmp_path, monkey
             with pytest.raises(RuntimeError, match="place it at"):
                 fcn_resnet18(weights="imagenet")
             assert not imagenet_weights_path().is_file()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize(

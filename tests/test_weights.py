@@ -8,11 +8,14 @@ import http.server
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 import torchvision
+from loopback import LoopbackServer, serving
 from torch import nn
 
 import fcnlib.weights
@@ -125,51 +128,39 @@ def test_weights_download_uses_the_bounded_downloader(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- the shared downloader
-class _Serve:
-    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); it stops by itself."""
+@contextmanager
+def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0) -> Iterator[str]:
+    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); yields its address.
+    A trickle stops after ``limit_s`` or when the block ends."""
+    stop = threading.Event()
 
-    def __init__(self, payload: bytes, rate: float | None, limit_s: float = 6.0) -> None:
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if rate is None:
-                    self.wfile.write(payload)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if rate is None:
+                self.wfile.write(payload)
+                return
+            start, sent = time.monotonic(), 0
+            while sent < len(payload) and time.monotonic() - start < limit_s and not stop.is_set():
+                step = max(1, int(rate / 20))
+                try:
+                    self.wfile.write(payload[sent : sent + step])
+                    self.wfile.flush()
+                except OSError:
                     return
-                start, sent = time.monotonic(), 0
-                while sent < len(payload) and time.monotonic() - start < limit_s and not outer.stop.is_set():
-                    step = max(1, int(rate / 20))
-                    try:
-                        self.wfile.write(payload[sent : sent + step])
-                        self.wfile.flush()
-                    except OSError:
-                        return
-                    sent += step
-                    time.sleep(0.05)
+                sent += step
+                time.sleep(0.05)
 
-            def log_message(self, *args):
-                pass
+        def log_message(self, *args):
+            pass
 
-        self.stop = threading.Event()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _serve(payload: bytes, rate: float | None) -> _Serve:
-    return _Serve(payload, rate)
+    with serving(LoopbackServer(Handler)) as server:
+        try:
+            yield server.url("")
+        finally:
+            stop.set()
 
 
 def test_a_trickling_server_is_abandoned_by_the_stall_rule(tmp_path):
