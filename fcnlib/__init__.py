@@ -23,7 +23,7 @@ from .upsampling import bilinear_kernel, bilinear_upsample, overlap_map
 __version__ = "0.1.0"
 
 # Subpackages with heavier imports (ipywidgets, the figures) load on first use.
-_LAZY_MODULES = ("data", "viz", "widgets", "experiments")
+_LAZY_MODULES = ("data", "viz", "widgets", "experiments", "checks")
 
 
 def __getattr__(name: str) -> Any:

@@ -103,6 +103,15 @@ def offline_setting() -> bool:
     return _env("OFFLINE") not in ("", "0")
 
 
+def language_setting() -> str:
+    """``$FCNLIB_LANG``: the language of the chapters' feedback, ``"en"`` (default) or ``"zh"``.
+    ``ValueError`` for anything else."""
+    value = _env("LANG", lower=True) or "en"
+    if value not in ("en", "zh"):
+        raise ValueError(f"FCNLIB_LANG must be 'en' or 'zh', got {value!r}; unset it for English")
+    return value
+
+
 def max_steps_setting() -> int | None:
     """``$FCNLIB_MAX_STEPS``: at most this many batches per epoch from ``load_data_voc``, and profiles of one epoch
     (smoke runs), or None.

@@ -24,7 +24,7 @@ from .data.photo import sample_photo
 from .viz import kernels
 from .viz._common import png_bytes
 
-DPI = 72  # sharp enough on screen, quick to render
+DPI = 100  # the chapters' figure resolution (viz.use_course_style)
 
 
 @dataclass

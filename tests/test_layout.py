@@ -10,7 +10,7 @@ import fcnlib
 
 PACKAGE = Path(fcnlib.__file__).parent
 ORDER = ["profiles", "shapes", "upsampling", "weights", "model", "metrics", "data", "training", "inference"]
-ORDER += ["experiments", "viz", "widgets", "__main__"]
+ORDER += ["experiments", "viz", "widgets", "checks", "__main__"]
 MODULES = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts): p for p in PACKAGE.rglob("*.py")}
 
 

@@ -80,7 +80,7 @@ def test_chapter_outputs_are_stored_small_and_executed(path):
     assert "widgets" not in nb.metadata or len(str(nb.metadata["widgets"])) < 50_000
     text = "\n".join(c.source for c in nb.cells)
     assert "Learning goals" in text and "Exercises" in text and "Summary" in text
-    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+    assert any("nbval-check-output" in c.metadata.get("tags", []) for c in code)
 
 
 def test_readme_badges_use_the_repository_constant():

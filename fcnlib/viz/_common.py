@@ -35,3 +35,11 @@ def png_bytes(fig: Any, dpi: float) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def use_course_style(dpi: int = 100) -> None:
+    """The chapters' figure settings: ``dpi`` pixels per inch (stored PNGs too), text of 9 pt or more."""
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": dpi, "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10})
+    plt.rcParams.update({"xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 11})

@@ -31,7 +31,7 @@ def _arrow(ax, x0, y0, x1, y1, color, text=None, side=0.0, dx=0.0):
     ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=11, color=color, lw=1.4))
     if text:
         box = dict(fc="white", ec="none", pad=0.5)
-        _text(ax, (x0 + x1) / 2 + dx, (y0 + y1) / 2 + side, text, color, fontsize=7.5, bbox=box)
+        _text(ax, (x0 + x1) / 2 + dx, (y0 + y1) / 2 + side, text, color, fontsize=9, bbox=box)
 
 
 def _plus(ax, x, y, color):
@@ -47,7 +47,7 @@ def _draw_backbone(ax, h: int, w: int) -> dict[str, tuple[float, float]]:
     for x, (name, stride, ch) in zip(xs[1:], _BOXES, strict=True):
         side = max(0.35, size_in * 4 / stride / 2.2 + 0.35)
         _box(ax, x, y, side * 1.3, side, f"{name}\n1/{stride}", _ON, fc="#eef3f8", size=7.5)
-        ax.text(x, y - side / 2 - 0.18, f"{ch}x{h // stride}x{w // stride}", ha="center", va="top", fontsize=7)
+        ax.text(x, y - side / 2 - 0.18, f"{ch}x{h // stride}x{w // stride}", ha="center", va="top", fontsize=9)
         starts[name] = (x, y - side / 2 - 0.45)
     for x0, x1 in zip(xs[:-1], xs[1:]):
         _arrow(ax, x0 + 0.5, y, x1 - 0.4, y, _ON)

@@ -44,7 +44,7 @@ def plot_histories(histories: Mapping[str, History | None], keys=("loss", "miou"
             if history is not None:
                 ax.plot(*_xy(history, key), "o-", label=name if str(name).startswith("FCN") else f"FCN-{name}")
         _epoch_axis(ax, TITLES.get(key, key), fontsize=10)
-    axes[0][-1].legend(fontsize="small")
+    axes[0][-1].legend(fontsize=9)
     return fig
 
 
@@ -69,7 +69,7 @@ def plot_history(history: History, num_epochs: int | None = None, figsize=(8, 3)
         _epoch_axis(ax, title)
         ax.set_xlim(0.8, max(num_epochs or 1, last, 1) + 0.2)
         if ax.get_lines():
-            ax.legend(loc="best", fontsize="small")
+            ax.legend(loc="best", fontsize=9)
     axes[1].set_ylim(0, 1)
     return axes[0].figure
 

@@ -42,7 +42,7 @@ def draw_grid(ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vma
         light = image.cmap(image.norm(arr))[..., :3] @ np.array([0.299, 0.587, 0.114]) > 0.5
         for (i, j), v in np.ndenumerate(arr):
             color = "black" if light[i, j] else "white"
-            ax.text(j, i, _number(v), ha="center", va="center", fontsize=9 if max(h, w) <= 8 else 7, color=color)
+            ax.text(j, i, _number(v), ha="center", va="center", fontsize=9, color=color)
     if outline is not None and outline.any():
         rects = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in torch.nonzero(outline).tolist()]
         ax.add_collection(PatchCollection(rects, facecolor="none", edgecolor="red", linewidth=1.5))
@@ -91,7 +91,7 @@ def draw_kernel_profile(ax: Axes, kernel_size: int, stride: int | None = None, l
     ax.set(xlabel="tap position", ylim=(0, 1.1), yticks=[0, 0.5, 1])
     ax.set_xticks(range(0, kernel_size, max(1, (kernel_size + 3) // 4)))
     if legend:
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=9, loc="upper right")
 
 
 def plot_kernel_profile(kernel_sizes: int | Sequence[int] = (4, 8)) -> Figure:
@@ -121,7 +121,7 @@ def plot_scatter(x, kernel, stride=1, padding=0, output_padding=0, dilation=1, s
     if s.crop != (0, 0, *s.canvas.shape):
         draw_box(axes[2], *s.crop, "cyan", ls="--")
         note = f"cyan box: the {s.crop[2]}x{s.crop[3]} output kept after padding={padding} trims the border"
-        axes[2].text(0.5, -0.02, note, transform=axes[2].transAxes, ha="center", va="top", fontsize=8)
+        axes[2].text(0.5, -0.02, note, transform=axes[2].transAxes, ha="center", va="top", fontsize=9)
     return axes[0].figure
 
 

@@ -90,7 +90,7 @@ def _rows_figure(images, rows: Mapping[str, Any], ylabels, classes, colormap, sc
     extra = 0.25 * -(-len(handles) // ncol) + 0.1 if handles else 0.0
     if handles:
         fig.set_size_inches(width, height + extra)
-        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize="small", frameon=False)
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, extra / (height + extra), 1, 1))  # once, with room for the legend
     return fig
 
@@ -159,7 +159,7 @@ def show_overlay(image, pred, alpha=0.5, classes=None, colormap=None, ax=None):
     ax.set(xticks=[], yticks=[])
     handles = _handles([labels[painted]], names, cmap)
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     return ax.figure
 
 
@@ -183,7 +183,7 @@ def _class_bars(values: np.ndarray, classes, colormap, ylabel: str, title: str):
     ax = plt.subplots(figsize=(max(6, 0.35 * len(values)), 3.2), layout="tight")[1]
     ax.bar(range(len(values)), np.nan_to_num(values), color=colors, edgecolor="0.3")
     ax.set_xticks(range(len(values)))
-    ax.set_xticklabels(names[: len(values)], rotation=60, ha="right", fontsize="small")
+    ax.set_xticklabels(names[: len(values)], rotation=60, ha="right", fontsize=9)
     ax.set(ylabel=ylabel, title=title)
     return ax
 
@@ -217,10 +217,10 @@ def plot_iou(iou, classes=None, colormap=None):
         raise ValueError("iou is empty")
     ax = _class_bars(values, classes, colormap, "IoU", "IoU per class")
     for i in np.flatnonzero(np.isnan(values)):
-        ax.text(i, 0.02, "n/a", ha="center", va="bottom", rotation=90, fontsize="x-small")
+        ax.text(i, 0.02, "n/a", ha="center", va="bottom", rotation=90, fontsize=9)
     if not np.all(np.isnan(values)):
         mean = np.nanmean(values)
         ax.axhline(mean, color="k", linestyle="--", linewidth=1, label=f"mIoU {mean:.3f}")
-        ax.legend(loc="upper right", fontsize="small")
+        ax.legend(loc="upper right", fontsize=9)
     ax.set_ylim(0, 1)
     return ax.figure

@@ -1,0 +1,7 @@
+"""Checks about data, losses, training and metrics (chapter 4's exercises)."""
+
+from __future__ import annotations
+
+from ._say import MESSAGES, say  # noqa: F401
+
+__all__: list[str] = []
