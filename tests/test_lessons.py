@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torchvision
+import torchvision.transforms.v2.functional  # noqa: F401 (torchvision.transforms.v2 below)
 from test_taught_in_the_open import chapter_definitions
 from torch import nn
 

@@ -173,3 +173,22 @@ def test_readme_figure_is_chapter_5s_marked_cell(tmp_path):
     png = next(o["data"]["image/png"] for o in cell.outputs if "image/png" in o.get("data", {}))
     assert out.read_bytes() == base64.b64decode(png)
     assert (ROOT / "notebooks" / "figures" / "overview.png").read_bytes() == out.read_bytes()
+
+
+def test_execute_joins_a_cells_split_prints_into_one_output():
+    import tools.notebook_setup as ns
+
+    cell = nbformat.v4.new_code_cell("print('a'); print('b')")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="c\n"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert ns.coalesce_streams(nb) == 1
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [
+        ("stdout", "a\nb\n"),
+        ("stderr", "warning\n"),
+        ("stdout", "c\n"),
+    ]

@@ -30,6 +30,7 @@ __all__ = [
     "badge_line",
     "sync_notebook",
     "freeze_progress_bars",
+    "coalesce_streams",
     "execute",
     "main",
 ]
@@ -116,6 +117,25 @@ def freeze_progress_bars(nb) -> int:
     return replaced
 
 
+def coalesce_streams(nb) -> int:
+    """Join consecutive stdout (or stderr) outputs of a cell into one, as a reader sees them; return how many
+    outputs were joined away. A busy machine makes the kernel flush a cell's prints in several pieces."""
+    joined = 0
+    for cell in nb.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            last = outputs[-1] if outputs else None
+            if output.get("output_type") == "stream" and last and last.get("output_type") == "stream":
+                if last.get("name") == output.get("name"):
+                    last["text"] += output["text"]
+                    joined += 1
+                    continue
+            outputs.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = outputs
+    return joined
+
+
 def execute(path: Path, timeout: int = 1800) -> float:
     """Run the notebook at ``path`` top to bottom in a fresh ``python3`` kernel; store its outputs.
 
@@ -149,6 +169,7 @@ def execute(path: Path, timeout: int = 1800) -> float:
                 os.environ[key] = value
     seconds = time.perf_counter() - start
     freeze_progress_bars(nb)
+    coalesce_streams(nb)
     nbformat.write(nb, str(path))
     return seconds
 
