@@ -40,7 +40,6 @@ mathjax_path = "mathjax/tex-chtml.js"
 autodoc_member_order = "bysource"
 toc_object_entries = False  # the page's table of contents lists modules, not every function
 autodoc_typehints = "description"
-autodoc_default_options = {"members": True, "show-inheritance": False}
 
 # --- HTML ---
 html_theme = "sphinx_book_theme"
