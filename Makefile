@@ -11,7 +11,7 @@ PORT   ?= 8888
 VENV77 ?= build/venv-widgets77
 VENVCOLAB ?= build/venv-colab
 
-.PHONY: setup lab lint test test-unit test-notebooks test-ui test-full-smoke test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute readme-figure clean
+.PHONY: setup lab site lint test test-unit test-notebooks test-ui test-full-smoke test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute readme-figure clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+
+# The course website from the chapters' stored outputs (nothing is re-run) into build/site/:
+# open build/site/index.html, or serve it with `python3 -m http.server -d build/site`.
+site: setup
+	$(BIN)/python -m tools.site
 
 # Every test: fcnlib's unit tests, the browser tests of the explorers (skipped, with the
 # reason, where Chromium is missing) and every chapter under nbval.

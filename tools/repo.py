@@ -4,7 +4,7 @@ from these values, and a test checks that they agree."""
 
 from __future__ import annotations
 
-__all__ = ["REPOSITORY", "BRANCH", "colab_url", "colab_badge_markdown", "colab_install_command"]
+__all__ = ["REPOSITORY", "BRANCH", "colab_url", "colab_badge_markdown", "colab_install_command", "site_url"]
 
 REPOSITORY = "fcn-notebooks/fcn-notebooks"
 """GitHub owner/name of the project."""
@@ -24,3 +24,10 @@ def colab_badge_markdown(notebook: str) -> str:
 def colab_install_command() -> str:
     """The pip requirement that installs fcnlib from the repository (only fcnlib: never torch or numpy)."""
     return f"fcnlib @ git+https://github.com/{REPOSITORY}@{BRANCH}"
+
+
+def site_url() -> str:
+    """The course website's address on GitHub Pages (``make site`` builds it; .github/workflows/site.yml
+    publishes it from main)."""
+    owner, name = REPOSITORY.split("/")
+    return f"https://{owner}.github.io/{name}/"
