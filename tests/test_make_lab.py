@@ -24,8 +24,9 @@ def _free_port() -> int:
 
 
 def _make(*args: str, port: int) -> list[str]:
-    """make with this interpreter's environment as the Makefile's venv, its set-up step taken as done."""
-    venv = sys.prefix
+    """make with this interpreter's environment as the Makefile's venv, its set-up step taken as done (the path
+    relative to the checkout: make splits words at spaces, and a clone's path may hold one)."""
+    venv = os.path.relpath(sys.prefix, REPO)
     return ["make", "-s", "-o", f"{venv}/.fcnlib-installed", *args, f"VENV={venv}", f"PORT={port}"]
 
 
