@@ -68,6 +68,7 @@ def _loaders(args, parser, rank: int, world: int) -> tuple[_Loader, DataLoader]:
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     train_set, test_set = loaders[0].dataset, loaders[1].dataset
+    args.classes = train_set.classes
     if (args.command == "train" and len(train_set) < args.batch_size * world) or len(test_set) < world:
         few = f"{len(train_set)} training and {len(test_set)} validation images are too few for {world} process(es)"
         parser.error(f"{few} of --batch-size {args.batch_size}: lower --batch-size or use more images")
@@ -110,6 +111,8 @@ def train(args, parser) -> int:
     torch.manual_seed(args.seed)
     try:
         train_iter, test_iter = _loaders(args, parser, rank, world)
+        if args.resume and Path(args.checkpoint).is_file():
+            _check_fit(args, parser, *_saved_net(Path(args.checkpoint), parser)[1:])
         weights = {"none": None}.get(args.weights, args.weights)
         net = fcnlib.fcn_resnet18(train_iter.dataset.num_classes, args.variant, weights=weights).to(device)
         trainer = torch.optim.SGD(net.parameters(), args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
@@ -144,36 +147,47 @@ def train(args, parser) -> int:
     return 0
 
 
-def _load(args, parser) -> nn.Module:
-    """The net saved in ``--checkpoint`` (variant and classes read from its weights), on ``--device``."""
-    path = Path(args.checkpoint).expanduser()
+def _saved_net(path: Path, parser) -> tuple[dict, int, str]:
+    """``(weights, classes, variant)`` of the FCN in the checkpoint at ``path``; a clean error for anything else."""
     if not path.is_file():
         parser.error(f"--checkpoint {path}: no such file; python -m fcnlib train --checkpoint {path} writes one")
     try:
         state = read_checkpoint(path)["model"]
-        num_classes, kernel = state["final_conv.weight"].shape[0], state["transpose_conv.weight"].shape[-1]
-        net = fcnlib.fcn_resnet18(num_classes, f"{kernel // 2}s", weights=None)
+        return state, state["final_conv.weight"].shape[0], f"{state['transpose_conv.weight'].shape[-1] // 2}s"
+    except (ValueError, KeyError) as err:
+        parser.error(f"--checkpoint: {err if isinstance(err, ValueError) else f'{path} holds no FCN ({err!r})'}")
+
+
+def _load(args, parser) -> nn.Module:
+    """The net saved in ``--checkpoint`` (variant and classes read from its weights), on ``--device``."""
+    state, num_classes, variant = _saved_net(Path(args.checkpoint).expanduser(), parser)
+    net = fcnlib.fcn_resnet18(num_classes, variant, weights=None)
+    try:
         net.load_state_dict(state)
-    except (ValueError, KeyError, RuntimeError) as err:
-        what = err if isinstance(err, ValueError) else f"{path} holds no FCN of python -m fcnlib train ({err!r})"
-        parser.error(f"--checkpoint: {what}")
+    except RuntimeError as err:
+        parser.error(f"--checkpoint {args.checkpoint} holds no FCN of python -m fcnlib train ({err})")
     return net.to(args.device)
+
+
+def _check_fit(args, parser, classes: int, variant: str) -> None:
+    """A net of ``classes`` classes and ``variant`` (from ``--checkpoint``) fits ``--data`` (and ``--variant``)."""
+    other = getattr(args, "variant", variant) != variant
+    if classes != len(args.classes) or other:
+        fit = ", --data synthetic (the teaching dataset's 7 classes)" if classes == len(data.SYNTHETIC_CLASSES) else ""
+        asked = f"--data {args.data} has {len(args.classes)}" + (
+            f" and --variant {args.variant} was asked" if other else ""
+        )
+        parser.error(
+            f"--checkpoint {args.checkpoint} holds an FCN-{variant} of {classes} classes, but {asked}: use "
+            f"{f'--variant {variant} and ' if other else ''}the data it was trained on{fit}, or train one for this "
+            f"data: python -m fcnlib train --data {args.data} --checkpoint NEW.pt"
+        )
 
 
 def evaluate(args, parser) -> int:
     net = _load(args, parser)
     test_iter = _loaders(args, parser, 0, 1)[1]
-    if (have := net.num_classes) != (need := test_iter.dataset.num_classes):
-        fit = (
-            "--data synthetic (the teaching dataset's 7 classes)"
-            if have == len(data.SYNTHETIC_CLASSES)
-            else "its --data"
-        )
-        parser.error(
-            f"--checkpoint {args.checkpoint} scores {have} classes but --data {args.data} has {need}: evaluate it on "
-            f"the data it was trained on, {fit}, or train one for this data: python -m fcnlib train --data {args.data} "
-            "--checkpoint NEW.pt"
-        )
+    _check_fit(args, parser, net.num_classes, net.variant)
     metrics = fcnlib.evaluate(net, test_iter)
     print("  ".join(f"{k} {metrics[k]:.4f}" for k in ("pixel_acc", "mean_acc", "miou", "fw_iou")))
     for name, iou in zip(test_iter.dataset.classes, metrics["iou"].tolist()):

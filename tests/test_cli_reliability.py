@@ -117,7 +117,7 @@ def test_a_7_class_checkpoint_on_21_class_data_says_what_to_run(root, checkpoint
     voc = data.make_synthetic_voc(tmp_path / "voc21", 6, 3, image_size=(64, 96))
     (voc / "classes.json").unlink()  # now a VOC-format folder of VOC's 21 classes
     err = _fails(["evaluate", "--checkpoint", checkpoint, "--data", tmp_path / "voc21", "--device", "cpu"], capsys)
-    assert "scores 7 classes but --data" in err and "has 21" in err and "rebuild" not in err
+    assert "holds an FCN-32s of 7 classes, but --data" in err and "has 21:" in err and "rebuild" not in err
     assert "--data synthetic" in err and "python -m fcnlib train --data" in err
     # the advice works: on the teaching dataset it was made for, it is evaluated
     argv = [
@@ -330,3 +330,42 @@ def test_resuming_with_another_optimiser_is_refused_with_advice(tmp_path):
     again = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     history = fcnlib.train(net, _pixels(), None, None, again, 2, ["cpu"], checkpoint=path, resume=True, progress=False)
     assert len(history) == 2
+
+
+def test_resuming_another_variant_or_classes_says_what_to_run(root, checkpoint, tmp_path, capsys):
+    saved = tmp_path / "fcn.pt"
+    saved.write_bytes(checkpoint.read_bytes())  # FCN-32s of the teaching dataset's 7 classes
+    argv = ["train", "--data-root", root, *SIZE, *SMALL, "--epochs", "2", "--checkpoint", saved, "--resume"]
+    err = _fails([*argv, "--variant", "8s"], capsys)
+    assert "holds an FCN-32s of 7 classes, but --data synthetic has 7 and --variant 8s was asked" in err
+    assert "use --variant 32s and the data it was trained on" in err and "Traceback" not in err
+    voc = data.make_synthetic_voc(tmp_path / "voc21", 6, 3, image_size=(64, 96))
+    (voc / "classes.json").unlink()  # VOC's 21 classes
+    err = _fails([*argv, "--data", tmp_path / "voc21"], capsys)
+    assert "has 21:" in err and "--data synthetic (the teaching dataset's 7 classes)" in err
+    assert main([str(a) for a in [*argv, "--variant", "32s"]]) == 0  # the advice works
+    assert saved.read_bytes() != checkpoint.read_bytes()
+
+
+def test_divergence_and_memory_end_with_advice_for_the_command_line(root, tmp_path, capsys, monkeypatch):
+    argv = ["train", "--data-root", root, *SIZE, *SMALL, "--epochs", "1", "--lr", "1e12"]
+    err = _fails(argv, capsys, status=1)
+    assert "NaN or infinite" in err and "On the command line: run again with a lower --lr (e.g. 1e+11)" in err
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(fcnlib, "train", out_of_memory)
+    err = _fails(argv[:-2], capsys, status=1)
+    assert "out of memory" in err and "lower --batch-size or --crop-size" in err
+
+
+def test_a_picture_too_large_for_pil_is_refused_with_advice(checkpoint, tmp_path, capsys, monkeypatch):
+    for ext in ("png", "jpg"):
+        Image.new("RGB", (40, 30)).save(tmp_path / f"big.{ext}")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 1,200 pixels: more than twice the limit
+    for ext in ("png", "jpg"):
+        with pytest.raises(ValueError, match=f"cannot read image .*big.{ext}: .*scale it down"):
+            data.read_image(tmp_path / f"big.{ext}")
+        err = _fails(_predict(checkpoint, tmp_path / f"big.{ext}", "--out", tmp_path / "out"), capsys)
+        assert "scale it down" in err

@@ -35,6 +35,8 @@ def _read_pil(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]:
         raise FileNotFoundError(f"{what} file {path} does not exist") from None
     except UnidentifiedImageError:
         raise ValueError(f"cannot read {what} {path}: not a picture; give a JPEG, PNG, BMP or TIFF file") from None
+    except Image.DecompressionBombError as err:  # PIL's guard against pictures that would fill the memory
+        raise ValueError(f"cannot read {what} {path}: {err}; scale it down first") from None
     except (OSError, SyntaxError) as err:
         raise ValueError(f"cannot read {what} {path}: {err} (damaged?); copy it again, or give another file") from err
     except ValueError as err:
@@ -100,8 +102,8 @@ def _decode(path: Path, kind: str) -> Tensor | None:
             if img.mode != "RGB" or "icc_profile" in img.info or img.getexif().get(ExifTags.Base.Orientation, 1) != 1:
                 return None
         return decode_jpeg(data, mode=ImageReadMode.UNCHANGED)
-    except (OSError, RuntimeError, ValueError, UnidentifiedImageError):
-        return None  # missing, truncated or mislabelled: PIL reports it
+    except (OSError, RuntimeError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None  # missing, truncated, mislabelled or huge: PIL reports it
 
 
 def _png_palette(raw: bytes) -> np.ndarray | None:
