@@ -50,7 +50,9 @@ def _voc_dir(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:
             )
     where = root if args.data == "voc" else Path(args.data).expanduser()
     if (found := data.find_voc_dir(where)) is None:
-        get = "python -c 'import fcnlib.data as d; d.download_voc()' gets it; pass --data PATH, or use --data synthetic"
+        get = (
+            f'python -c "import fcnlib.data as d; d.download_voc({str(root)!r})" gets VOC2012; or use --data synthetic'
+        )
         parser.error(f"--data {args.data}: no VOC-format folder (VOCdevkit/VOC2012) at {where}; {get}")
     return found
 

@@ -109,9 +109,7 @@ def device_setting() -> torch.device | None:
     cuda = device.type == "cuda" and torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
     if not (device.type == "cpu" or cuda or (device.type == "mps" and best_device().type == "mps")):
         best = best_device().type
-        raise _refuse(
-            "DEVICE", f"a device this machine has ({best} is its best)", value, f"set it to {best} or unset it"
-        )
+        raise _refuse("DEVICE", f"a device this machine has ({best} is its best)", value, f"use {best}, or unset it")
     return device
 
 
@@ -139,9 +137,7 @@ def voc_sha1_setting() -> str:
     """``$FCNLIB_VOC_SHA1``: the SHA-1 (40 hex digits, lower case) of the VOC archive a mirror serves, or ''."""
     value = _env("VOC_SHA1", lower=True)
     if value and not re.fullmatch("[0-9a-f]{40}", value):
-        raise _refuse(
-            "VOC_SHA1", "the archive's SHA-1, 40 hex digits as sha1sum prints", value, "unset it for VOC2012's"
-        )
+        raise _refuse("VOC_SHA1", "the archive's SHA-1 (40 hex digits, as sha1sum prints)", value)
     return value
 
 
@@ -208,18 +204,10 @@ def max_steps_setting() -> int | None:
     return int(value) if value else None
 
 
-SETTINGS = dict(  # every FCNLIB_* variable and the function that reads it
-    PROFILE=profile_setting,
-    DEVICE=device_setting,
-    DATA=data_choice_setting,
-    DATA_DIR=data_root_setting,
-    OFFLINE=offline_setting,
-    LANG=language_setting,
-    MAX_STEPS=max_steps_setting,
-    VOC_MIRRORS=voc_mirrors_setting,
-    VOC_SHA1=voc_sha1_setting,
-    RESNET18_URL=resnet18_url_setting,
-)
+# every FCNLIB_* variable and the function that reads it
+SETTINGS = dict(PROFILE=profile_setting, DEVICE=device_setting, DATA=data_choice_setting, DATA_DIR=data_root_setting)
+SETTINGS.update(OFFLINE=offline_setting, LANG=language_setting, MAX_STEPS=max_steps_setting)
+SETTINGS.update(VOC_MIRRORS=voc_mirrors_setting, VOC_SHA1=voc_sha1_setting, RESNET18_URL=resnet18_url_setting)
 
 
 def check_settings() -> None:

@@ -6,17 +6,21 @@ message names what was wrong and one thing to do, and where it can, the test fol
 References: the files as written by the test itself (bytes, torch.save, PIL), exit statuses, errno.ENOSPC."""
 
 import errno
+import hashlib
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from loopback import LoopbackServer, serving, voc_tar_bytes
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -369,3 +373,35 @@ def test_a_picture_too_large_for_pil_is_refused_with_advice(checkpoint, tmp_path
             data.read_image(tmp_path / f"big.{ext}")
         err = _fails(_predict(checkpoint, tmp_path / f"big.{ext}", "--out", tmp_path / "out"), capsys)
         assert "scale it down" in err
+
+
+class _Files(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        body = self.server.files.get(self.path)
+        if body is None:
+            return self.send_error(404)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_advice_for_a_missing_voc_folder_works(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FCNLIB_DATA_DIR", str(tmp_path / "elsewhere"))  # the advice must not rely on it
+    argv = ["train", "--data", "voc", "--data-root", tmp_path / "mine", *SIZE, *SMALL, "--epochs", "1"]
+    command = re.search(r'python -c "(.+)" gets VOC2012', _fails(argv, capsys)).group(1)
+    data.make_synthetic_voc(tmp_path / "src", 6, 3, image_size=(64, 96))
+    (tmp_path / "src" / "VOCdevkit" / "VOC2012" / "classes.json").unlink()  # a VOC2012 look-alike, 21 classes
+    payload = voc_tar_bytes(tmp_path / "src")
+    with serving(LoopbackServer(_Files)) as server:  # a VOC mirror on this machine
+        server.files["/voc.tar"] = payload
+        env = dict(
+            os.environ, FCNLIB_VOC_MIRRORS=server.url("/voc.tar"), FCNLIB_VOC_SHA1=hashlib.sha1(payload).hexdigest()
+        )
+        env.update(PYTHONPATH=str(Path(fcnlib.__file__).parents[1]))
+        subprocess.run([sys.executable, "-c", command], env=env, cwd=tmp_path, check=True, capture_output=True)
+    assert main([str(a) for a in argv]) == 0
+    assert "Using Pascal VOC2012" in capsys.readouterr().out

@@ -82,9 +82,7 @@ def test_a_device_this_machine_lacks_is_refused_before_it_is_used(value, clean):
     clean.setattr(torch.cuda, "is_available", lambda: False)
     clean.setattr(torch.backends.mps, "is_available", lambda: False)
     clean.setenv("FCNLIB_DEVICE", value)
-    with pytest.raises(
-        ValueError, match=f"^FCNLIB_DEVICE must be a device this machine has .*got '{value}'; set it to cpu"
-    ):
+    with pytest.raises(ValueError, match=f"^FCNLIB_DEVICE must be a device this machine has .*got '{value}'; use cpu"):
         fcnlib.profile()  # not accepted first (and the full profile chosen), then failing at .to()
     clean.setenv("FCNLIB_DEVICE", "cpu")  # the advice works
     assert fcnlib.profile().device == torch.device("cpu") and fcnlib.profile().name == "quick"
@@ -199,3 +197,13 @@ def test_shown_path_is_the_same_wherever_the_checkout_is(clone, clean, tmp_path)
     clean.setenv("HOME", str(tmp_path))
     assert shown_path(tmp_path / "data" / "VOCdevkit") in ("../data/VOCdevkit", "~/data/VOCdevkit")
     assert str(tmp_path) not in shown_path(tmp_path / "elsewhere" / "a" / "b")
+
+
+def test_a_missing_split_list_is_named_with_advice_that_works(clean, tmp_path):
+    clean.setenv("FCNLIB_DATA_DIR", str(tmp_path))
+    clean.setenv("FCNLIB_DEVICE", "cpu")
+    _own_dataset(tmp_path, ["a", "b"])  # train.txt only: no val.txt
+    with pytest.raises(FileNotFoundError, match=r"split list .*val\.txt is missing: write it, one image id"):
+        data.run_summary()
+    (tmp_path / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation" / "val.txt").write_text("b\n")
+    assert "VOC2012 found at $FCNLIB_DATA_DIR/VOCdevkit/VOC2012 (2 train + 1 val images)" in data.run_summary()

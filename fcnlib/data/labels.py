@@ -189,9 +189,12 @@ def read_label(
 
 
 def read_split(path: Path) -> list[str]:
-    """Image ids of a split list (one per line; UTF-8, a byte-order mark allowed); ``ValueError`` naming the file."""
+    """Image ids of a split list (one per line; UTF-8, a byte-order mark allowed); ``FileNotFoundError``,
+    ``ValueError`` naming the file."""
     try:
         names = path.read_text(encoding="utf-8-sig").split()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"split list {path} is missing: write it, one image id (file name without .jpg) a line") from None
     except UnicodeDecodeError as err:
         raise ValueError(f"split list {path} is not UTF-8 text ({err}); save it as plain UTF-8, one id a line") from err
     if not names:
