@@ -238,10 +238,7 @@ def predict(args, parser) -> int:
 
     jobs = _outputs(args, parser)
     net = _load(args, parser)
-    try:
-        jobs[0][1].parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out}: cannot create it ({err.strerror}); give another folder")
+    jobs[0][1].parent.mkdir(parents=True, exist_ok=True)  # folder_problem found nothing in the way
     for path, label_path, overlay_path in jobs:
         try:
             image = data.read_image(path)

@@ -253,11 +253,9 @@ def save_checkpoint(path: str | Path, net: nn.Module, trainer=None, history: Seq
     except OSError as err:
         if err.errno != errno.ENOSPC:
             raise
-        mb = buffer.getbuffer().nbytes / 1e6
+        size = f"{path} ({buffer.getbuffer().nbytes / 1e6:.0f} MB) did not fit (a previous one is kept)"
         raise OSError(
-            errno.ENOSPC,
-            f"disk full: the checkpoint {path} ({mb:.0f} MB) did not fit (the previous one, if any, is "
-            f"kept); free space on that disk or choose a checkpoint path on another disk",
+            errno.ENOSPC, f"disk full: {size}; free space on that disk or choose a checkpoint path on another disk"
         ) from err
     finally:
         tmp.unlink(missing_ok=True)
@@ -277,9 +275,7 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
         state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:
         if "Unsupported global" not in str(err):
-            raise ValueError(
-                f"{path} is not a checkpoint (no file torch.save wrote, or a damaged one); {mine}"
-            ) from None
+            raise ValueError(f"{path} is not a checkpoint (no torch file, or a damaged one); {mine}") from None
         raise ValueError(
             f"{path} holds a whole pickled object (torch.save(net)?), which fcnlib does not load (unpickling runs code"
             "); if you trust it: net = torch.load(path, weights_only=False), then fcnlib.training.save_checkpoint("
@@ -297,9 +293,9 @@ def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any) -> None:
     ``ValueError`` when that state is another optimiser's (an SGD state in Adam: ``KeyError: 'step'`` later)."""
     saved, saved_type, own_type = state["optimizer"], state.get("optimizer_type"), type(trainer).__name__
     own = [{k: v for k, v in group.items() if k != "params"} for group in trainer.param_groups]
-    flags = {"params", "foreach", "maximize", "capturable", "differentiable", "fused", "decoupled_weight_decay"}
-    theirs = {k for group in saved.get("param_groups", []) for k in group} - flags - {"initial_lr"}
-    if saved_type not in (None, own_type) or theirs ^ (set(own[0]) - flags - {"initial_lr"}):
+    flags = set("params initial_lr foreach maximize capturable differentiable fused decoupled_weight_decay".split())
+    theirs = {k for group in saved.get("param_groups", []) for k in group} - flags
+    if saved_type not in (None, own_type) or theirs ^ (set(own[0]) - flags):
         raise ValueError(
             f"the checkpoint {path} holds the state of {saved_type or 'another optimiser'} (settings "
             f"{', '.join(sorted(theirs))}), not of the {own_type} given: resume with the optimiser it was saved with, "
