@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fcnlib)" >/dev/null
 	@touch $(STAMP)
 
+# JupyterLab refuses to start as root (containers, cloud machines, WSL) unless told --allow-root.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)$(if $(filter 0,$(shell id -u)), --allow-root)
 
 # The course website from the chapters' stored outputs (nothing is re-run) into build/site/:
 # open build/site/index.html, or serve it with `python3 -m http.server -d build/site`.

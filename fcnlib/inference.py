@@ -47,11 +47,10 @@ def _as_image(image: Any, device: torch.device) -> tuple[Tensor, torch.device]:
     from PIL import Image
 
     from .data import normalize_image
+    from .data.labels import pil_to_rgb
 
     if isinstance(image, Image.Image):
-        from torchvision.transforms.v2.functional import pil_to_tensor
-
-        image = pil_to_tensor(image.convert("RGB"))
+        image = torch.from_numpy(pil_to_rgb(image)).permute(2, 0, 1)  # as a viewer shows it
     if isinstance(image, np.ndarray):
         raise TypeError("got a numpy array; pass torch.from_numpy(a).permute(2, 0, 1) for [H, W, 3] or a PIL image")
     if not isinstance(image, Tensor):

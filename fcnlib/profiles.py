@@ -4,8 +4,9 @@ and every ``FCNLIB_*`` environment variable, each read by one function here."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,6 +16,11 @@ def _env(name: str, lower: bool = False) -> str:
     """``$FCNLIB_<name>``, stripped (and lower-cased), or '' when unset."""
     value = os.environ.get(f"FCNLIB_{name}", "").strip()
     return value.lower() if lower else value
+
+
+def _refuse(name: str, accepted: str, value: str, advice: str = "change it, or unset it") -> ValueError:
+    """The one message for a bad ``$FCNLIB_<name>``: the accepted values, the value found, what to do."""
+    return ValueError(f"FCNLIB_{name} must be {accepted}, got {value!r}; {advice}")
 
 
 def best_device() -> torch.device:
@@ -68,39 +74,115 @@ PROFILES = {  # settings in _KEYS' order
 }
 
 
+def profile_setting() -> str:
+    """``$FCNLIB_PROFILE``: ``"quick"``, ``"full"`` or '' (unset); ``ValueError`` for anything else."""
+    if (name := _env("PROFILE", lower=True)) and name not in PROFILES:
+        raise _refuse("PROFILE", "'quick' (CPU) or 'full' (GPU)", name, "unset it for full on CUDA, else quick")
+    return name
+
+
 def profile(name: str | None = None, device: torch.device | None = None) -> Profile:
-    """Settings for this run: ``name`` or ``$FCNLIB_PROFILE`` or ``full`` on CUDA else ``quick``; ``$FCNLIB_DEVICE``
-    (e.g. ``cpu``) overrides the device choice."""
-    device = torch.device(device or _env("DEVICE") or best_device())
-    name = name or _env("PROFILE", lower=True) or ("full" if device.type == "cuda" else "quick")
+    """Settings for this run: ``name`` or ``$FCNLIB_PROFILE`` or ``full`` on CUDA else ``quick``; ``device``, else
+    :func:`device_setting`, else :func:`best_device`. ``ValueError`` for an unknown profile or a bad setting."""
+    device = torch.device(device or device_setting() or best_device())
+    name = name or profile_setting() or ("full" if device.type == "cuda" else "quick")
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: use 'quick' (CPU) or 'full' (GPU); check $FCNLIB_PROFILE")
+        raise ValueError(f"unknown profile {name!r}: use 'quick' (CPU) or 'full' (GPU)")
     settings = {**PROFILES[name], **({"num_workers": 0} if device.type == "cpu" else {})}
     if max_steps_setting():  # a smoke run: every code path once, so one epoch of the profile's length
         settings["num_epochs"] = 1
     return Profile(name=name, device=device, devices=all_devices() if device.type == "cuda" else [device], **settings)
 
 
-# The FCNLIB_* strings ('' when unset): the SHA-1 of the VOC archive a mirror serves (when not VOC2012's own),
-# VOC2012 archive addresses (space- or comma-separated), another address of the ImageNet ResNet-18 file.
-voc_sha1_setting = partial(_env, "VOC_SHA1", lower=True)
-voc_mirrors_setting = partial(_env, "VOC_MIRRORS")
-resnet18_url_setting = partial(_env, "RESNET18_URL")
+def device_setting() -> torch.device | None:
+    """``$FCNLIB_DEVICE``: ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` that this machine has; None when unset or ``auto``.
+    ``ValueError`` naming the variable for anything else, or for a device this machine lacks."""
+    value = _env("DEVICE", lower=True)
+    if value in ("", "auto"):
+        return None
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise _refuse("DEVICE", "'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'", value, "unset it for the best device here")
+    cuda = device.type == "cuda" and torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    if not (device.type == "cpu" or cuda or (device.type == "mps" and best_device().type == "mps")):
+        best = best_device().type
+        raise _refuse("DEVICE", f"a device this machine has ({best} is its best)", value, f"use {best}, or unset it")
+    return device
+
+
+def _url_setting(name: str, accepted: str, advice: str, pattern: str, many: bool = False) -> str:
+    """``$FCNLIB_<name>`` if every space- or comma-separated part (one unless ``many``) matches ``pattern``."""
+    value, parts = _env(name), _env(name).replace(",", " ").split()
+    if len(parts) > max(many * len(parts), 1) or any(not re.fullmatch(pattern, u, re.IGNORECASE) for u in parts):
+        raise _refuse(name, accepted, value, advice)
+    return value
+
+
+def voc_mirrors_setting() -> str:
+    """``$FCNLIB_VOC_MIRRORS``: VOC2012 archive addresses (space- or comma-separated), or ''; ``ValueError``."""
+    accepted = "http://, https:// or file:// addresses separated by spaces or commas"
+    return _url_setting("VOC_MIRRORS", accepted, "unset it for the default mirrors", r"(https?|file)://\S+", True)
+
+
+def resnet18_url_setting() -> str:
+    """``$FCNLIB_RESNET18_URL``: another address of the ImageNet ResNet-18 file, or ''; ``ValueError``."""
+    accepted = "one http://, https:// or file:// address ending in the file's name"
+    return _url_setting("RESNET18_URL", accepted, "unset it for torchvision's address", r"(https?|file)://\S*/[^/\s,]+")
+
+
+def voc_sha1_setting() -> str:
+    """``$FCNLIB_VOC_SHA1``: the SHA-1 (40 hex digits, lower case) of the VOC archive a mirror serves, or ''."""
+    value = _env("VOC_SHA1", lower=True)
+    if value and not re.fullmatch("[0-9a-f]{40}", value):
+        raise _refuse("VOC_SHA1", "the archive's SHA-1 (40 hex digits, as sha1sum prints)", value)
+    return value
+
+
+def folder_problem(path: Path, writable: bool = False) -> str:
+    """Why no folder can be at ``path`` (a file there or above it, a read-only parent; if ``writable``, a read-only
+    folder there), or ''."""
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file"
+    if path.exists():
+        return f"the folder {path} is read-only" if writable and not os.access(path, os.W_OK | os.X_OK) else ""
+    parent = next(p for p in path.absolute().parents if p.exists())
+    if not parent.is_dir():
+        return f"{parent} is a file"
+    return "" if os.access(parent, os.W_OK | os.X_OK) else f"{path} cannot be created in the read-only {parent}"
 
 
 def data_root_setting() -> str:
-    """``$FCNLIB_DATA_DIR`` (or an older ``$FCNLIB_DATA`` that is no dataset name): the datasets' folder, or ''."""
-    return _env("DATA_DIR") or ("" if _env("DATA", lower=True) in ("voc", "synthetic", "auto") else _env("DATA"))
+    """``$FCNLIB_DATA_DIR`` (or an older ``$FCNLIB_DATA`` naming a folder): the datasets' folder, or ''.
+    ``ValueError`` naming the variable when it is a file or cannot be created."""
+    name, value = ("DATA_DIR", _env("DATA_DIR")) if _env("DATA_DIR") else ("DATA", _env("DATA"))
+    if not value or (name == "DATA" and (data_choice_setting() or value.lower() == "auto")):
+        return ""
+    if problem := folder_problem(Path(value).expanduser()):
+        raise _refuse(name, "a folder that exists or can be created", value, f"{problem}: name another, or unset it")
+    return value
 
 
 def data_choice_setting() -> str:
-    """``$FCNLIB_DATA``: ``"voc"`` (download VOC2012 when missing), ``"synthetic"`` (the teaching dataset), else ''."""
-    return _env("DATA", lower=True) if _env("DATA", lower=True) in ("voc", "synthetic") else ""
+    """``$FCNLIB_DATA``: ``"voc"`` (download VOC2012 when missing), ``"synthetic"`` (the teaching dataset), else ''
+    (unset, ``auto``, or an older folder path: one with a ``/`` or that exists). ``ValueError`` for anything else."""
+    value = _env("DATA")
+    if value.lower() in ("voc", "synthetic"):
+        return value.lower()
+    if value and value.lower() != "auto" and not ("/" in value or os.sep in value or Path(value).expanduser().is_dir()):
+        raise _refuse("DATA", "'voc', 'synthetic' or 'auto' (a folder goes in FCNLIB_DATA_DIR)", value)
+    return ""
 
 
 def offline_setting() -> bool:
-    """``$FCNLIB_OFFLINE`` set to anything but '' or '0': fcnlib downloads nothing."""
-    return _env("OFFLINE") not in ("", "0")
+    """``$FCNLIB_OFFLINE``: ``1`` (also true, yes, on): fcnlib downloads nothing; ``0`` or unset: it may.
+    ``ValueError`` for anything else."""
+    value = _env("OFFLINE", lower=True)
+    if value not in ("", "0", "false", "no", "off", "1", "true", "yes", "on"):
+        raise _refuse("OFFLINE", "'1' (download nothing) or '0'", value, "unset it to allow downloads")
+    return value in ("1", "true", "yes", "on")
 
 
 def language_setting() -> str:
@@ -108,7 +190,7 @@ def language_setting() -> str:
     ``ValueError`` for anything else."""
     value = _env("LANG", lower=True) or "en"
     if value not in ("en", "zh"):
-        raise ValueError(f"FCNLIB_LANG must be 'en' or 'zh', got {value!r}; unset it for English")
+        raise _refuse("LANG", "'en' or 'zh'", value, "unset it for English")
     return value
 
 
@@ -118,8 +200,24 @@ def max_steps_setting() -> int | None:
     ``ValueError`` unless it is a whole number >= 1."""
     value = _env("MAX_STEPS")
     if value and (not value.isdigit() or int(value) < 1):
-        raise ValueError(f"FCNLIB_MAX_STEPS must be a whole number >= 1 (batches per epoch), got {value!r}; unset it")
+        raise _refuse("MAX_STEPS", "a whole number >= 1 (batches per epoch)", value, "unset it for every batch")
     return int(value) if value else None
+
+
+# every FCNLIB_* variable and the function that reads it
+SETTINGS = dict(PROFILE=profile_setting, DEVICE=device_setting, DATA=data_choice_setting, DATA_DIR=data_root_setting)
+SETTINGS.update(OFFLINE=offline_setting, LANG=language_setting, MAX_STEPS=max_steps_setting)
+SETTINGS.update(VOC_MIRRORS=voc_mirrors_setting, VOC_SHA1=voc_sha1_setting, RESNET18_URL=resnet18_url_setting)
+
+
+def check_settings() -> None:
+    """Read every ``FCNLIB_*`` variable (``python -m fcnlib`` does at its start); ``ValueError`` for the first bad
+    one, or for a variable fcnlib does not read (a misspelt name would otherwise be ignored)."""
+    for name in sorted(k[7:] for k in os.environ if k.startswith("FCNLIB_")):
+        if name not in SETTINGS:
+            known = ", ".join(f"FCNLIB_{k}" for k in SETTINGS)
+            raise ValueError(f"FCNLIB_{name} is no setting of fcnlib (they are {known}); correct its name or unset it")
+        SETTINGS[name]()
 
 
 def autocast_dtype(device: Any, amp: Any = "auto") -> torch.dtype | None:

@@ -4,6 +4,8 @@ matrices are all-reduced; only rank 0 reports and writes checkpoints."""
 
 from __future__ import annotations
 
+import errno
+import io
 import math
 import os
 import sys
@@ -213,11 +215,17 @@ def _infer_num_classes(num_classes: int | None, *loaders: Any) -> int | None:
 
 
 def check_checkpoint_path(path: str | Path) -> Path:
-    """Raise ``ValueError`` unless a checkpoint can be written at ``path`` (``train`` checks before epoch 1)."""
-    path = Path(path)
+    """``path`` (``~`` expanded) if a checkpoint can be written there without replacing anything but a checkpoint
+    (``train`` checks before epoch 1); else ``ValueError`` saying what is in the way."""
+    path = Path(path).expanduser()
     if path.is_dir():
         raise ValueError(f"checkpoint={str(path)!r} is a folder; give a file in it, e.g. {str(path / 'fcn.pt')!r}")
-    folder = next(p for p in path.parents if p.exists())  # the nearest; the others are created when saving
+    if path.is_file() and path.stat().st_size > 0:
+        try:
+            read_checkpoint(path, mmap=True)
+        except ValueError as err:
+            raise ValueError(f"{err}. It is left as it is: choose another checkpoint path") from None
+    folder = next(p for p in path.absolute().parents if p.exists())  # the nearest; the others are created when saving
     if not folder.is_dir():
         raise ValueError(f"cannot save the checkpoint {path}: {folder} is a file, not a folder; choose another path")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -226,45 +234,92 @@ def check_checkpoint_path(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, net: nn.Module, trainer=None, history: Sequence = (), scaler=None) -> Path:
-    """Save ``net`` (unwrapped from DataParallel/DDP), ``trainer``, ``scaler`` and ``history`` atomically
-    (written under a temporary name, then ``os.replace``: never half a file)."""
-    path, tmp = Path(path), Path(path).with_name(f".{Path(path).name}.tmp{os.getpid()}")
+    """Save ``net`` (unwrapped from DataParallel/DDP), ``trainer``, ``scaler`` and ``history`` atomically (written
+    under a temporary name, then ``os.replace``: never half a file, and a previous checkpoint survives a failure).
+    ``OSError`` saying "disk full" when the disk fills up."""
+    path = Path(path).expanduser()
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     path.parent.mkdir(parents=True, exist_ok=True)
     optimizer = trainer.state_dict() if trainer is not None else None
     scaler = scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
     state = dict(format=CHECKPOINT_FORMAT, model=_unwrap(net).state_dict(), optimizer=optimizer, scaler=scaler)
+    state.update(optimizer_type=type(trainer).__name__ if trainer is not None else None)
+    buffer = io.BytesIO()  # torch's own writer reports a full disk as "enforce fail at inline_container.cc"
+    torch.save(dict(state, history=[dict(e) for e in history]), buffer)
     try:
-        torch.save(dict(state, history=[dict(e) for e in history]), tmp)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        size = f"{path} ({buffer.getbuffer().nbytes / 1e6:.0f} MB) did not fit (a previous one is kept)"
+        raise OSError(
+            errno.ENOSPC, f"disk full: {size}; free space on that disk or choose a checkpoint path on another disk"
+        ) from err
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
+def read_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """The dict a :func:`save_checkpoint` file holds (``format``, ``model``, ``optimizer``, ``scaler``, ``history``).
+    ``FileNotFoundError``; ``ValueError`` saying what the file is instead (empty, no torch file, a pickled net)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train with checkpoint={str(path)!r} first")
+    mine = "fcnlib.train(..., checkpoint=PATH) or python -m fcnlib train --checkpoint PATH writes one"
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes), not a checkpoint (a copy or save cut short?); {mine}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as err:
+        if "Unsupported global" not in str(err):
+            raise ValueError(f"{path} is not a checkpoint (no torch file, or a damaged one); {mine}") from None
+        raise ValueError(
+            f"{path} holds a whole pickled object (torch.save(net)?), which fcnlib does not load (unpickling runs code"
+            "); if you trust it: net = torch.load(path, weights_only=False), then fcnlib.training.save_checkpoint("
+            "new_path, net) makes a checkpoint"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        weights = isinstance(state, dict) and state and all(isinstance(v, Tensor) for v in state.values())
+        hint = "; net.load_state_dict(torch.load(path)), then fcnlib.training.save_checkpoint(new_path, net)"
+        raise ValueError(f"{path} is {'a state_dict' if weights else 'a torch file'}, not an fcnlib checkpoint{hint}")
+    return state
+
+
+def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any) -> None:
+    """``trainer`` takes the optimiser state in ``state`` but keeps its hyper-parameters (``lr``, ...);
+    ``ValueError`` when that state is another optimiser's (an SGD state in Adam: ``KeyError: 'step'`` later)."""
+    saved, saved_type, own_type = state["optimizer"], state.get("optimizer_type"), type(trainer).__name__
+    own = [{k: v for k, v in group.items() if k != "params"} for group in trainer.param_groups]
+    flags = set("params initial_lr foreach maximize capturable differentiable fused decoupled_weight_decay".split())
+    theirs = {k for group in saved.get("param_groups", []) for k in group} - flags
+    if saved_type not in (None, own_type) or theirs ^ (set(own[0]) - flags):
+        raise ValueError(
+            f"the checkpoint {path} holds the state of {saved_type or 'another optimiser'} (settings "
+            f"{', '.join(sorted(theirs))}), not of the {own_type} given: resume with the optimiser it was saved with, "
+            "or start afresh with another checkpoint path (this one is kept)"
+        )
+    trainer.load_state_dict(saved)
+    for group, settings in zip(trainer.param_groups, own, strict=True):
+        group.update(settings)
+
+
 def load_checkpoint(path: str | Path, net: nn.Module, trainer=None, scaler=None, map_location="cpu") -> History:
     """Load a :func:`save_checkpoint` file into ``net`` (and ``trainer``, ``scaler``); return its History. The trainer
     gets its saved state but keeps its own hyper-parameters (``lr``, ...). Raises FileNotFoundError, ValueError."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train with checkpoint={str(path)!r} first")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise ValueError(f"{path} is not a readable checkpoint ({err}); delete it to start afresh") from err
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an fcnlib checkpoint; delete it or choose another path")
+    path = Path(path).expanduser()
+    state = read_checkpoint(path, map_location)
     try:
         _unwrap(net).load_state_dict(state["model"])
     except RuntimeError as err:
-        hint = "build the same net (classes, FCN variant), or delete the file to start afresh"
+        hint = "build the same net (classes, FCN variant), or choose another checkpoint path to start afresh"
         raise ValueError(
             f"the checkpoint {path} holds another network ({str(err).splitlines()[0]} ...): {hint}"
         ) from err
     if trainer is not None and state.get("optimizer") is not None:
-        own = [{k: v for k, v in group.items() if k != "params"} for group in trainer.param_groups]
-        trainer.load_state_dict(state["optimizer"])
-        for group, settings in zip(trainer.param_groups, own, strict=True):
-            group.update(settings)
+        _load_optimizer(path, state, trainer)
     if scaler is not None and state.get("scaler") is not None:
         scaler.load_state_dict(state["scaler"])
     return History(state.get("history", []))
@@ -484,7 +539,7 @@ def train(
         raise ValueError("train draws no figure itself: pass reporter=fcnlib.viz.LiveCurves() for live curves")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=path: the file to continue from")
-    rank0 = not _distributed() or dist.get_rank() == 0
+    rank0, checkpoint = not _distributed() or dist.get_rank() == 0, checkpoint and Path(checkpoint).expanduser()
     if checkpoint is not None and rank0:
         check_checkpoint_path(checkpoint)
     num_batches = _check_loader(train_iter, "train_iter")

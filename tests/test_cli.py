@@ -66,7 +66,10 @@ def test_help_shows_an_example_for_every_command(capsys, tmp_path):
         (["train", "--resume"], "give that path too"),
         (["train", "--sync-bn", "--device", "cpu"], "CUDA GPUs only; drop it"),
         (["train", "--data", "/no/such/folder", "--device", "cpu"], "or use --data synthetic"),
-        (["evaluate", "--checkpoint", "/no/such.pt", "--device", "cpu"], "is not a checkpoint of python -m fcnlib"),
+        (
+            ["evaluate", "--checkpoint", "/no/such.pt", "--device", "cpu"],
+            "no such file; python -m fcnlib train --checkpoint",
+        ),
         (["predict", "--checkpoint", "x.pt"], "the following arguments are required: IMAGE, --out"),
     ],
 )

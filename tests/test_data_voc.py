@@ -167,8 +167,9 @@ def test_image_modes_become_rgb(tmp_path: Path) -> None:
     assert torch.equal(g[0], g[1]) and torch.equal(g[1], g[2])
     stored = np.asarray(Image.open(voc / "JPEGImages" / "gray.jpg")).astype(int)
     assert np.array_equal(g[0].numpy(), stored)
-    # RGBA (lossless PNG content): alpha dropped, colours exact.
-    assert np.array_equal(images["rgba"].permute(1, 2, 0).numpy(), rgba[..., :3])
+    # RGBA (lossless PNG content): as a viewer shows it, over a white page (tests/test_reading_pictures.py).
+    over_white = rgba[..., :3] * (rgba[..., 3:] / 255) + 255 * (1 - rgba[..., 3:] / 255)
+    assert np.abs(images["rgba"].permute(1, 2, 0).numpy() - over_white).max() <= 0.5 + 1e-9
     # CMYK JPEG: as PIL converts it.
     with Image.open(voc / "JPEGImages" / "cmyk.jpg") as img:
         assert img.mode == "CMYK"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from .classes import IGNORE_INDEX, VOC_COLORMAP, VOID_COLOR, voc_palette
@@ -18,44 +19,91 @@ MAX_UNKNOWN = 0.05  # default largest share of a label's pixels of colours outsi
 
 
 def _read_pil(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(values, palette)`` read by PIL: RGB ``[H, W, 3]`` (for a label also palette or grey values ``[H, W]``,
-    with the palette); ``FileNotFoundError``/``ValueError`` naming the file."""
+    """``(values, palette)`` read by PIL: RGB ``[H, W, 3]`` as a viewer shows it (for a label also palette or grey
+    values ``[H, W]``, with the palette); ``FileNotFoundError``/``ValueError`` naming the file."""
     try:
+        if path.stat().st_size == 0:
+            raise ValueError("it is empty (0 bytes); copy it again, or give another file")
         with Image.open(path) as img:
             if what == "label" and img.mode in ("P", "L"):
                 palette = img.getpalette() if img.mode == "P" else None
                 return np.array(img), None if palette is None else np.array(palette, np.uint8).reshape(-1, 3)
             if what == "label" and img.mode not in ("RGB", "RGBA"):
                 raise ValueError(f"label mode {img.mode!r} is not a palette, grayscale or RGB image")
-            return np.array(img.convert("RGB")), None
+            return (pil_to_rgb(img) if what == "image" else np.array(img.convert("RGB"))), None
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"cannot read {what} {path}: {err}; replace it or remove its id from the split list") from err
+    except UnidentifiedImageError:
+        raise ValueError(f"cannot read {what} {path}: not a picture; give a JPEG, PNG, BMP or TIFF file") from None
+    except Image.DecompressionBombError as err:  # PIL's guard against pictures that would fill the memory
+        raise ValueError(f"cannot read {what} {path}: {err}; scale it down first") from None
+    except (OSError, SyntaxError) as err:
+        raise ValueError(f"cannot read {what} {path}: {err} (damaged?); copy it again, or give another file") from err
+    except ValueError as err:
+        raise ValueError(f"cannot read {what} {path}: {err}") from err
+
+
+def _scaled_grey(img: Image.Image, bits: int) -> Image.Image:
+    """An 8-bit ``L`` image of a 16-bit (``I;16*``, or ``I`` of a 16-bit file) or float (``F`` in [0, 1]) one."""
+    values = np.asarray(img, dtype=np.float64)
+    low, high = values.min(initial=0), values.max(initial=0)
+    if (img.mode.startswith("I;16") or (img.mode == "I" and bits == 16)) and 0 <= low and high <= 65535:
+        return Image.fromarray(np.round(values / 257).astype(np.uint8))
+    if img.mode == "F" and np.isfinite(values).all() and 0 <= low and high <= 1:
+        return Image.fromarray(np.round(values * 255).astype(np.uint8))
+    raise ValueError(
+        f"a picture of mode {img.mode!r} (values {low:g} to {high:g}) has no agreed brightness scale (floats run "
+        "0..1, 16-bit integers 0..65535); save it as an 8-bit or 16-bit PNG"
+    )
+
+
+def pil_to_rgb(img: Image.Image) -> np.ndarray:
+    """``img`` as an image viewer shows it, uint8 ``[H, W, 3]`` RGB: turned by its EXIF orientation, its colour
+    profile (ICC) converted to sRGB, transparent parts over white; 16-bit grey scaled to 8 bits (``v / 257``),
+    float grey from [0, 1] (``v * 255``). ``ValueError`` for pixels no viewer agrees on (floats outside [0, 1],
+    32-bit integers)."""
+    bits = getattr(img, "tag_v2", {}).get(258, (0,))[0]  # a TIFF's bits per sample
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        img = _scaled_grey(img, bits)
+    if (icc := img.info.get("icc_profile")) and img.mode in ("RGB", "RGBA", "CMYK", "L"):
+        try:
+            source, out = ImageCms.ImageCmsProfile(io.BytesIO(icc)), "RGBA" if img.mode == "RGBA" else "RGB"
+            img = ImageCms.profileToProfile(img, source, ImageCms.createProfile("sRGB"), outputMode=out)
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a damaged or unusable profile: the colours as stored, as most viewers do
+    if img.has_transparency_data:
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img.convert("RGBA"))
+    return np.array(img.convert("RGB"))
 
 
 def read_image(path: str | Path) -> Tensor:
-    """An image file as ``uint8 [3, H, W]`` RGB (grey, CMYK, palette, RGBA converted); ``ValueError`` naming an unreadable file."""
+    """A picture file as an image viewer shows it (:func:`pil_to_rgb`): ``uint8 [3, H, W]`` RGB.
+    ``FileNotFoundError``; ``ValueError`` naming an empty, unreadable or unshowable file."""
     path = Path(path)
-    image = _decode(path, "jpeg") if path.suffix.lower() in (".jpg", ".jpeg") else None
-    if image is not None and image.shape[0] == 3:
+    if path.suffix.lower() in (".jpg", ".jpeg") and (image := _decode(path, "jpeg")) is not None:
         return image
     return torch.from_numpy(_read_pil(path, "image")[0]).permute(2, 0, 1)
 
 
 def _decode(path: Path, kind: str) -> Tensor | None:
-    """torchvision's decoder (25-40% faster than PIL) for 3-channel JPEGs and 8-bit palette/grey PNGs, else None."""
+    """torchvision's decoder (25-40% faster than PIL) for 3-channel JPEGs without EXIF orientation or colour profile
+    and 8-bit palette/grey PNGs, else None."""
     from torchvision.io import ImageReadMode, decode_jpeg, decode_png
 
     try:
-        data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
+        raw = path.read_bytes()
+        data = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
         if kind == "png":  # IHDR: bit depth at byte 24, colour type at byte 25 (0 grey, 3 palette)
             if data.numel() < 26 or int(data[24]) != 8 or int(data[25]) not in (0, 3):
                 return None
             return decode_png(data, mode=ImageReadMode.UNCHANGED)
+        with Image.open(io.BytesIO(raw)) as img:  # reads the markers only
+            if img.mode != "RGB" or "icc_profile" in img.info or img.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+                return None
         return decode_jpeg(data, mode=ImageReadMode.UNCHANGED)
-    except (OSError, RuntimeError, ValueError):
-        return None  # missing, truncated or mislabelled: PIL reports it
+    except (OSError, RuntimeError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None  # missing, truncated, mislabelled or huge: PIL reports it
 
 
 def _png_palette(raw: bytes) -> np.ndarray | None:
@@ -141,9 +189,12 @@ def read_label(
 
 
 def read_split(path: Path) -> list[str]:
-    """Image ids of a split list (one per line; UTF-8, a byte-order mark allowed); ``ValueError`` naming the file."""
+    """Image ids of a split list (one per line; UTF-8, a byte-order mark allowed); ``FileNotFoundError``,
+    ``ValueError`` naming the file."""
     try:
         names = path.read_text(encoding="utf-8-sig").split()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"split list {path} is missing: write it, one image id (file name without .jpg) a line") from None
     except UnicodeDecodeError as err:
         raise ValueError(f"split list {path} is not UTF-8 text ({err}); save it as plain UTF-8, one id a line") from err
     if not names:

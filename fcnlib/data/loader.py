@@ -44,18 +44,23 @@ class StepLimit:
 
 
 def shown_path(path: str | Path) -> str:
-    """``path`` without this machine's absolute folders: relative to the working folder (at most one ``..``),
-    else under ``$FCNLIB_DATA_DIR`` or ``~``, else ``.../`` and its last two parts."""
+    """``path`` without this machine's absolute folders: relative to the working folder, else under
+    ``$FCNLIB_DATA_DIR``, else relative with one ``..`` (``notebooks/`` -> ``../data``), else under ``~``, else
+    ``.../`` and its last two parts. The same wherever the checkout is (a clone in the temp folder too)."""
     path = Path(path).expanduser().absolute()
     try:
         rel = Path(os.path.relpath(path))
-        if rel.parts[:2] != ("..", ".."):
-            return rel.as_posix()
     except ValueError:  # another drive (Windows)
-        pass
-    for name, base in (("$FCNLIB_DATA_DIR", data_root_setting()), ("~", str(Path.home()))):
-        if base and path.is_relative_to(Path(base).expanduser().absolute()):
-            return Path(name, path.relative_to(Path(base).expanduser().absolute())).as_posix()
+        rel = Path("..", "..")
+    if ".." not in rel.parts:
+        return rel.as_posix()
+    data_dir = data_root_setting()
+    if data_dir and path.is_relative_to(base := Path(data_dir).expanduser().absolute()):
+        return Path("$FCNLIB_DATA_DIR", path.relative_to(base)).as_posix()
+    if rel.parts[:2] != ("..", ".."):
+        return rel.as_posix()
+    if path.is_relative_to(home := Path.home().absolute()):
+        return Path("~", path.relative_to(home)).as_posix()
     return ".../" + "/".join(path.parts[-2:])
 
 
@@ -120,7 +125,11 @@ def _teaching_dataset(root: Path, n_train, n_val, image_size, seed: int, why: st
         n_train, n_val = p.n_train if n_train is None else n_train, p.n_val if n_val is None else n_val
         image_size = p.image_size if image_size is None else image_size
     start = time.perf_counter()
-    voc_dir, generated = ensure_synthetic_voc(root / "synthetic", n_train, n_val, seed=seed, image_size=image_size)
+    try:
+        voc_dir, generated = ensure_synthetic_voc(root / "synthetic", n_train, n_val, seed=seed, image_size=image_size)
+    except OSError as err:  # a read-only or full disk, a file in the way
+        where = "set FCNLIB_DATA_DIR to a folder you can write to" if root == default_root() else "pass another root"
+        raise ValueError(f"cannot generate the teaching dataset in {root / 'synthetic'}: {err}; {where}") from err
     took = f"; generated in {time.perf_counter() - start:.1f} s" if generated else ""
     return voc_dir, f" ({why}{took})"
 

@@ -17,8 +17,10 @@ def _photo(size: tuple[int, int] | None, face: bool) -> Tensor:
     from matplotlib import cbook
     from PIL import Image
 
+    from .labels import pil_to_rgb
+
     with cbook.get_sample_data("grace_hopper.jpg") as f:
-        img = Image.open(f).convert("RGB")
+        img = Image.fromarray(pil_to_rgb(Image.open(f)))
     if face:
         img = img.crop((96, 40, 416, 360))  # 320 x 320 around the face (the photo is 512 wide, 600 high)
     if size is not None:

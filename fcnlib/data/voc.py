@@ -57,6 +57,14 @@ def _read_classes(voc_dir: Path) -> tuple[list[str], list[list[int]], str]:
     return classes, colormap, str(info.get("source", "custom"))
 
 
+def _missing_advice(voc_dir: Path, list_file: Path) -> str:
+    """What to do about missing files: regenerate the teaching dataset (fcnlib's own), else keep every file."""
+    if _read_classes(voc_dir)[2] == "synthetic":
+        again = "the next load_data_voc() or python -m fcnlib run generates it again"
+        return f"the generated teaching dataset is incomplete; delete {voc_dir} (fcnlib made it): {again}"
+    return f"add the missing files, or leave their ids out of {list_file}; every other file is used as it is"
+
+
 def _files(name: str) -> tuple[str, str]:
     return f"JPEGImages/{name}.jpg", f"SegmentationClass/{name}.png"
 
@@ -94,7 +102,7 @@ class VOCDataset(Dataset):
         missing = [n for n in names if not all((voc_dir / f).is_file() for f in _files(n))]
         if missing:
             raise FileNotFoundError(
-                f"{len(missing)} of the {len(names)} ids in {list_file} have no JPEGImages/<id>.jpg or SegmentationClass/<id>.png in {voc_dir} (first: {missing[:3]}): the download or extraction is incomplete; delete the folder and download or generate it again"
+                f"{len(missing)} of the {len(names)} ids in {list_file} have no JPEGImages/<id>.jpg or SegmentationClass/<id>.png in {voc_dir} (first: {missing[:3]}): {_missing_advice(voc_dir, list_file)}"
             )
         self.root, self.split, self.names = voc_dir, split, names
         self.classes, self.colormap, self.source = _read_classes(voc_dir)
@@ -120,8 +128,12 @@ class VOCDataset(Dataset):
             raise IndexError(f"index {i} out of range for a dataset of {len(self)} images")
         if self._cache is not None:
             return self._cache[i]
-        image = read_image(self.image_path(i))
-        indices, how = read_label(self.label_path(i), self.colormap, self.num_classes, self.max_unknown)
+        try:
+            image = read_image(self.image_path(i))
+            indices, how = read_label(self.label_path(i), self.colormap, self.num_classes, self.max_unknown)
+        except ValueError as err:
+            split = self.root / "ImageSets" / "Segmentation" / f"{self.split}.txt"
+            raise ValueError(f"{err} (or leave {self.names[i]!r} out of {split})") from err
         if how and how not in self._warned:  # say it once per dataset
             self._warned.add(how)
             what = "an RGB mask" if how == "rgb" else "a palette PNG whose palette is not this dataset's (re-saved?)"
