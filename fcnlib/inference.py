@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from .metrics import scores_to_labels
 from .model import device_of
 from .shapes import Pair, as_pair, check_int, eval_mode
+from .training import INVALID_WEIGHTS
 from .upsampling import bilinear_upsample
 
 MULTIPLE = 32  # input heights and widths must be multiples of this (the FCN's backbone downsamples 32 times)
@@ -79,6 +80,8 @@ def _scores(net: nn.Module, x: Tensor) -> Tensor:
         raise ValueError(
             f"the net must return class scores [N, C, H, W] of its input's size; {tuple(x.shape)} gave {shape}"
         )
+    if not bool(torch.isfinite(out).all()):  # argmax would call every such pixel class 0
+        raise ValueError(f"the net's scores are NaN or infinite: {INVALID_WEIGHTS}")
     return out
 
 

@@ -165,7 +165,7 @@ def _logits(out: Any) -> Tensor:
 
 
 def _check_loader(data_iter: Any, name: str) -> int | None:
-    """``len(data_iter)`` (None without one); ValueError when it is 0."""
+    """``len(data_iter)`` (None without one, or for no ``data_iter``); ValueError when it is 0."""
     try:
         length = len(data_iter)
     except TypeError:
@@ -185,13 +185,14 @@ def _no_batches(name: str, data_iter: Any, epoch: int = 0) -> ValueError:
     return ValueError(f"{name} yielded no batches: its dataset is empty")
 
 
-def _check_reusable(data_iter: Any, name: str, passes: int) -> None:
-    """ValueError for a one-shot iterator (a generator) that would have to be read ``passes`` > 1 times."""
-    if passes > 1 and isinstance(data_iter, Iterator):
-        raise ValueError(
-            f"{name} is a one-shot iterator ({type(data_iter).__name__}): it is spent after one epoch, and "
-            f"{passes} epochs need it; pass a DataLoader or a list of batches (e.g. list({name}))"
-        )
+def _check_reusable(loaders: dict[str, Any], passes: int) -> None:
+    """ValueError for a one-shot iterator (a generator) among ``loaders`` that would be read ``passes`` > 1 times."""
+    for name, data_iter in loaders.items():
+        if passes > 1 and isinstance(data_iter, Iterator):
+            raise ValueError(
+                f"{name} is a one-shot iterator ({type(data_iter).__name__}): it is spent after one epoch, and "
+                f"{passes} epochs need it; pass a DataLoader or a list of batches (e.g. list({name}))"
+            )
 
 
 def _label_rule(num_classes: int, ignore_index: int) -> str:
@@ -307,6 +308,7 @@ def train_batch(net: nn.Module, X: Tensor, y: Tensor, loss: Callable, trainer, s
     return total.detach(), scores.detach()
 
 
+INVALID_WEIGHTS = "its weights are invalid (did its training diverge?); load good ones, e.g. load_checkpoint(path, net)"
 EXPLOSION = 10.0  # a per-example training loss this many times its start (at least log C) has diverged
 
 
@@ -377,17 +379,8 @@ def train_epoch(
     device are float32 and int64 (MPS has no float64), read about once a second into float64 here."""
     if hasattr(sampler := getattr(train_iter, "sampler", None), "set_epoch"):
         sampler.set_epoch(epoch)
-    start, batches, examples, seen, loss_sum, last_look, problem, recent = (
-        time.perf_counter(),
-        0,
-        0,
-        0,
-        0.0,
-        0.0,
-        None,
-        0.0,
-    )
-    strict = device.type == "cpu"
+    start, batches, examples, seen, last_look = time.perf_counter(), 0, 0, 0, 0.0
+    loss_sum, recent, problem, strict = 0.0, 0.0, None, device.type == "cpu"
 
     def first_loss(out: Tensor, y: Tensor) -> Tensor:  # the first batch: check the scores and labels too
         nonlocal num_classes
@@ -419,7 +412,7 @@ def train_epoch(
             recent, loss_sum, seen = part / (examples - seen), loss_sum + part, examples
             window.zero_()
             if max_loss is None:
-                max_loss = EXPLOSION * max(math.log(max(num_classes, 2)), _same_everywhere(recent, device))
+                max_loss = EXPLOSION * max(math.log(max(num_classes, 2)), *_all([recent], device, torch.float32, "MAX"))
             if not _distributed() and (problem := _look(recent, max_loss, int(counts[3]))):
                 break  # under torchrun every process finishes the epoch, so that the all-reduce below meets
             if reporters:
@@ -427,7 +420,8 @@ def train_epoch(
         _report(reporters, "on_batch", epoch, running)
     if batches == 0 and problem is None:
         raise _no_batches("train_iter", train_iter, epoch)
-    loss_sum, (correct, labelled, bad, bad_images, examples) = _reduce(loss_sum + float(window), counts, examples)
+    (loss_sum,), sums = _all([loss_sum + float(window)], device, torch.float32), counts.tolist() + [examples]
+    correct, labelled, bad, bad_images, examples = _all(sums, device)
     mean = loss_sum / examples if examples else math.nan
     recent = recent if problem else mean  # the loss that stopped the epoch
     problem = problem or _look(mean, max_loss, bad_images)
@@ -441,27 +435,13 @@ def train_epoch(
     return dict(stats, train_seconds=time.perf_counter() - start)
 
 
-def _same_everywhere(value: float, device: torch.device) -> float:
-    """``value``, the largest over all torchrun processes (so that every process takes the same decisions)."""
+def _all(values: list, device: torch.device, dtype: torch.dtype = torch.int64, op: str = "SUM") -> list:
+    """``values`` reduced (``op``: "SUM", "MAX") over all torchrun processes, so that all take the same decisions."""
     if not _distributed():
-        return value
-    t = torch.tensor([value], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return float(t)
-
-
-def _reduce(loss_sum: float, counts: Tensor, examples: int) -> tuple[float, list[int]]:
-    """``(loss_sum, counts + [examples])`` summed over all torchrun processes (float32 and int64 on the device)."""
-    totals = counts.tolist() + [examples]
-    if not _distributed():
-        return loss_sum, totals
-    ints, loss = (
-        torch.tensor(totals, dtype=torch.int64, device=counts.device),
-        torch.tensor([loss_sum], device=counts.device),
-    )
-    dist.all_reduce(ints)
-    dist.all_reduce(loss)
-    return float(loss), ints.tolist()
+        return list(values)
+    t = torch.tensor(values, dtype=dtype, device=device)
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+    return t.tolist()
 
 
 def _own_samples(data_iter: Any) -> int | None:
@@ -509,7 +489,7 @@ def _confusions(net, data_iter, num_classes, device, targets, ignore_index, amp,
         net.train(was_training)
     if batches == 0:
         raise _no_batches("data_iter", data_iter)
-    _check_finite(*_reduce(0.0, bad, 0)[1][:2])
+    _check_finite(*_all(bad.tolist(), device))
     return {name: cm.all_reduce(device) for name, cm in matrices.items()}  # every process counts all pixels
 
 
@@ -520,10 +500,7 @@ def _check_finite(images: int, scores: int) -> None:
             "them class 0); fix the data (each batch X must pass torch.isfinite(X).all())"
         )
     if scores:
-        raise ValueError(
-            f"the net's scores are NaN or infinite for {scores} images: its weights are invalid (did its training "
-            "diverge?); load good weights first, e.g. fcnlib.load_checkpoint(path, net)"
-        )
+        raise ValueError(f"the net's scores are NaN or infinite for {scores} images: {INVALID_WEIGHTS}")
 
 
 def evaluate(net, data_iter, num_classes=None, device=None, *, ignore_index=255, amp="auto", channels_last="auto"):
@@ -636,9 +613,7 @@ def train(
     rank0 = not _distributed() or dist.get_rank() == 0
     if checkpoint is not None and rank0:
         check_checkpoint_path(checkpoint)
-    num_batches = _check_loader(train_iter, "train_iter")
-    if test_iter is not None:
-        _check_loader(test_iter, "test_iter")
+    num_batches, _ = _check_loader(train_iter, "train_iter"), _check_loader(test_iter, "test_iter")
     num_classes = _infer_num_classes(num_classes, train_iter, test_iter)
     trainer = trainer if trainer is not None else torch.optim.SGD(net.parameters(), lr=0.001, weight_decay=1e-3)
     model, devices, amp_dtype, use_cl = _place(net, devices, amp, channels_last)
@@ -647,8 +622,7 @@ def train(
     if resume and Path(checkpoint).is_file():
         history = load_checkpoint(checkpoint, net, trainer, scaler, map_location=devices[0])
         history.devices = devices
-    for data_iter, name in ((train_iter, "train_iter"), (test_iter, "test_iter")):
-        _check_reusable(data_iter, name, num_epochs - len(history))
+    _check_reusable({"train_iter": train_iter, "test_iter": test_iter}, num_epochs - len(history))
     extra = [] if reporter is None else list(reporter) if isinstance(reporter, (list, tuple)) else [reporter]
     reporters = ([TextReporter()] if progress else []) + extra if rank0 else []
     _report(reporters, "on_train_begin", num_epochs, num_batches, history)
