@@ -130,29 +130,16 @@ def test_weights_download_uses_the_bounded_downloader(monkeypatch):
 
 # ----------------------------------------------------------------------------- the shared downloader
 @contextmanager
-def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0) -> Iterator[str]:
-    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); yields its address.
-    A trickle stops after ``limit_s`` or when the block ends."""
+def _answering(answer) -> Iterator[str]:
+    """A server on 127.0.0.1 calling ``answer(handler, stop)`` for each GET; yields its address, then sets stop."""
     stop = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if rate is None:
-                self.wfile.write(payload)
+            try:
+                answer(self, stop)
+            except OSError:  # the client went away
                 return
-            start, sent = time.monotonic(), 0
-            while sent < len(payload) and time.monotonic() - start < limit_s and not stop.is_set():
-                step = max(1, int(rate / 20))
-                try:
-                    self.wfile.write(payload[sent : sent + step])
-                    self.wfile.flush()
-                except OSError:
-                    return
-                sent += step
-                time.sleep(0.05)
 
         def log_message(self, *args):
             pass
@@ -162,6 +149,28 @@ def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0) -> Iterator
             yield server.url("")
         finally:
             stop.set()
+
+
+def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0):
+    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); yields its address.
+    A trickle stops after ``limit_s`` or when the block ends."""
+
+    def answer(handler, stop):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        if rate is None:
+            handler.wfile.write(payload)
+            return
+        start, sent = time.monotonic(), 0
+        while sent < len(payload) and time.monotonic() - start < limit_s and not stop.is_set():
+            step = max(1, int(rate / 20))
+            handler.wfile.write(payload[sent : sent + step])
+            handler.wfile.flush()
+            sent += step
+            time.sleep(0.05)
+
+    return _answering(answer)
 
 
 def test_a_trickling_server_is_abandoned_by_the_stall_rule(tmp_path):
@@ -185,44 +194,27 @@ def test_the_overall_deadline_holds_even_above_the_minimum_rate(tmp_path):
 
 
 # ----------------------------------------------------------------------------- issue 25: bounds that hold
-@contextmanager
-def _misbehaving(kind: str) -> Iterator[str]:
+def _misbehaving(kind: str):
     """A server that never finishes: ``"headers"`` trickles its header lines, ``"reconnect"`` sends 100 bytes of
     each answer, waits, closes and does it again on every new request, ``"body"`` trickles 20 bytes/s."""
-    stop = threading.Event()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            try:
-                if kind == "headers":
-                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
-                    while not stop.is_set():
-                        self.wfile.write(b"X-Slow: 1\r\n")
-                        self.wfile.flush()
-                        time.sleep(0.05)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", "1000000")
-                self.end_headers()
-                if kind == "reconnect":
-                    time.sleep(0.05)
-                    self.wfile.write(b"x" * 100)
-                    return
-                while not stop.is_set():
-                    self.wfile.write(b"x")
-                    self.wfile.flush()
-                    time.sleep(0.05)
-            except OSError:
-                return
+    def answer(handler, stop):
+        if kind == "headers":
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        else:
+            handler.send_response(200)
+            handler.send_header("Content-Length", "1000000")
+            handler.end_headers()
+        if kind == "reconnect":
+            time.sleep(0.05)
+            handler.wfile.write(b"x" * 100)
+            return
+        while not stop.is_set():
+            handler.wfile.write(b"X-Slow: 1\r\n" if kind == "headers" else b"x")
+            handler.wfile.flush()
+            time.sleep(0.05)
 
-        def log_message(self, *args):
-            pass
-
-    with serving(LoopbackServer(Handler)) as server:
-        try:
-            yield server.url("")
-        finally:
-            stop.set()
+    return _answering(answer)
 
 
 def _bounded(call, limit_s: float):
