@@ -32,7 +32,8 @@ _DDP = nn.parallel.DistributedDataParallel
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss or the weights became NaN or infinite. ``err.history`` holds the good epochs."""
+    """The training loss or the weights became NaN or infinite, or the loss exploded, or the images held NaN or
+    inf (the message says which and what to do). ``err.history`` holds the good epochs."""
 
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
@@ -598,11 +599,13 @@ def train(
     plot: bool = False,
 ) -> History:
     """Train ``net`` for ``num_epochs`` epochs (resumed ones included), testing on ``test_iter`` after each.
-    d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]`` (None: :func:`per_example_cross_entropy`),
+    d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]``, summed (other shapes are refused; None:
+    :func:`per_example_cross_entropy`),
     ``trainer`` (None: the seed's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
     DataParallel, else the best device; a DDP net is used as it comes). ``checkpoint``: written after every good
     epoch and on Ctrl-C; ``resume`` continues from it; ``amp``: :func:`fcnlib.autocast_dtype`; ``progress``: a
-    :class:`TextReporter`; ``reporter``: more. Raises ``ValueError``, :class:`TrainingDiverged` (NaN or inf)."""
+    :class:`TextReporter`; ``reporter``: more. Raises ``ValueError`` (also for a generator read more than once),
+    :class:`TrainingDiverged` (an exploded, NaN or infinite loss, NaN images: no checkpoint is written then)."""
     check_int(num_epochs, "num_epochs", 0)
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
