@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from .metrics import scores_to_labels
 from .model import device_of
 from .shapes import Pair, as_pair, check_int, eval_mode
+from .training import INVALID_WEIGHTS
 from .upsampling import bilinear_upsample
 
 MULTIPLE = 32  # input heights and widths must be multiples of this (the FCN's backbone downsamples 32 times)
@@ -20,7 +21,8 @@ MULTIPLE = 32  # input heights and widths must be multiples of this (the FCN's b
 
 def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: int = 255) -> Tensor:
     """The best int64 ``[H, W]`` a net of output stride ``stride`` can do: the argmax of each class's share of each
-    ``stride x stride`` block of int ``label [H, W]``, bilinearly upsampled. ``ValueError`` for bad labels."""
+    ``stride x stride`` block of int ``label [H, W]``, bilinearly upsampled (on the CPU, returned on the label's
+    device). ``ValueError`` for bad labels."""
     if not isinstance(label, Tensor) or label.dim() != 2 or label.is_floating_point():
         got = tuple(label.shape) if isinstance(label, Tensor) else type(label).__name__
         raise ValueError(f"label must be an integer tensor [H, W], got {got}")
@@ -30,16 +32,16 @@ def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: in
     if bool(bad.any()):
         values = label[bad].unique()[:8].tolist()
         raise ValueError(f"label values {values} are outside 0..{num_classes - 1} and not ignore_index={ignore_index}")
-    h, w = label.shape
+    (h, w), device, label = label.shape, label.device, label.cpu()  # float64 on the CPU (MPS has none)
     valid = label != ignore_index
-    onehot = torch.zeros(num_classes, h, w, dtype=torch.float64, device=label.device)
+    onehot = torch.zeros(num_classes, h, w, dtype=torch.float64)
     onehot.scatter_(0, torch.where(valid, label, 0).long().unsqueeze(0), valid.double().unsqueeze(0))
     ph, pw = -(-h // stride) * stride, -(-w // stride) * stride
     onehot = F.pad(onehot, (0, pw - w, 0, ph - h))
     counts = F.pad(valid.double(), (0, pw - w, 0, ph - h))
     block_sums = onehot.reshape(num_classes, ph // stride, stride, pw // stride, stride).sum(dim=(2, 4))
     block_counts = counts.reshape(ph // stride, stride, pw // stride, stride).sum(dim=(1, 3)).clamp(min=1)
-    return bilinear_upsample(block_sums / block_counts, stride)[:, :h, :w].argmax(dim=0)
+    return bilinear_upsample(block_sums / block_counts, stride)[:, :h, :w].argmax(dim=0).to(device)
 
 
 def _as_image(image: Any, device: torch.device) -> tuple[Tensor, torch.device]:
@@ -77,6 +79,8 @@ def _scores(net: nn.Module, x: Tensor) -> Tensor:
         raise ValueError(
             f"the net must return class scores [N, C, H, W] of its input's size; {tuple(x.shape)} gave {shape}"
         )
+    if not bool(torch.isfinite(out).all()):  # argmax would call every such pixel class 0
+        raise ValueError(f"the net's scores are NaN or infinite: {INVALID_WEIGHTS}")
     return out
 
 

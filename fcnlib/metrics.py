@@ -26,7 +26,7 @@ def metrics_from_confusion(mat: Tensor) -> dict[str, float | Tensor]:
     and ``acc`` (NaN where a class never occurs)."""
     if mat.dim() != 2 or mat.shape[0] != mat.shape[1]:
         raise ValueError(f"a confusion matrix must be square [C, C], got shape {tuple(mat.shape)}")
-    n = mat.detach().to("cpu", torch.float64)
+    n = mat.detach().cpu().double()  # copied first: MPS has no float64
     diag = n.diagonal()
     target_count = n.sum(dim=1)  # t_i: pixels whose true class is i
     total = target_count.sum()
@@ -46,12 +46,13 @@ class ConfusionMatrix:
     def __init__(self, num_classes: int, ignore_index: int | None = 255) -> None:
         check_int(num_classes, "num_classes", 1)
         if ignore_index is not None and 0 <= ignore_index < num_classes:
-            raise ValueError(
-                f"ignore_index={ignore_index} is a class label 0..{num_classes - 1}; use 255 (VOC's) or None"
+            other = (
+                "255 (VOC's)" if num_classes <= 255 else f"{num_classes} or -1 (any value outside 0..{num_classes - 1})"
             )
+            raise ValueError(f"ignore_index={ignore_index} is a class label 0..{num_classes - 1}; use {other} or None")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        # C*C cells, one bin for ignored pixels, one for invalid labels: no boolean indexing (a GPU sync).
+        # C*C cells, bins for ignored pixels, bad labels, bad predictions: no boolean indexing (a GPU sync).
         self._counts: Tensor | None = None
 
     def reset(self) -> None:
@@ -85,38 +86,51 @@ class ConfusionMatrix:
         target = target.reshape(-1).long()
         ignore = self.ignore_index
         ignored = target == ignore if ignore is not None else torch.zeros_like(target, dtype=torch.bool)
-        bad = ~ignored & ((target < 0) | (target >= c) | (pred < 0) | (pred >= c))
-        if target.device.type == "cpu" and bool(bad.any()):
-            values = [v for v in torch.cat([target, pred]).unique().tolist() if not 0 <= v < c and v != ignore]
-            raise self._bad_labels(int(bad.sum()), f" (values {values[:8]})")
-        index = torch.where(ignored, c * c, torch.where(bad, c * c + 1, target * c + pred))
+        bad_target = ~ignored & ((target < 0) | (target >= c))
+        bad_pred = ~ignored & ~bad_target & ((pred < 0) | (pred >= c))
+        if target.device.type == "cpu" and bool((bad_target | bad_pred).any()):
+            found = [t[m].unique()[:8].tolist() for t, m in ((target, bad_target), (pred, bad_pred))]
+            raise self._bad(int(bad_target.sum()), int(bad_pred.sum()), *found)
+        bins = torch.where(bad_target, c * c + 1, torch.where(bad_pred, c * c + 2, target * c + pred))
+        index = torch.where(ignored, c * c, bins)
         if self._counts is None:
-            self._counts = torch.zeros(c * c + 2, dtype=torch.int64, device=index.device)
+            self._counts = torch.zeros(c * c + 3, dtype=torch.int64, device=index.device)
         self._counts = self._counts.to(index.device)
-        if index.device.type == "cuda":  # bincount on CUDA syncs to size its output; scatter_add_ does not
+        if index.device.type != "cpu":  # bincount on CUDA syncs to size its output; scatter_add_ does not
             self._counts.scatter_add_(0, index, torch.ones_like(index))
         else:
-            self._counts += torch.bincount(index, minlength=c * c + 2)
+            self._counts += torch.bincount(index, minlength=c * c + 3)
 
     def compute(self) -> dict[str, float | Tensor]:
         """The metrics of everything counted since the last :meth:`reset`: see :func:`metrics_from_confusion`."""
         if self._counts is None:
             raise RuntimeError("ConfusionMatrix.compute() was called before any update(pred, target)")
         counts, c = self._counts.cpu(), self.num_classes  # the one place that waits for the GPU
-        if counts[-1] > 0:
-            raise self._bad_labels(int(counts[-1]))
+        if counts[-2:].any():
+            raise self._bad(int(counts[-2]), int(counts[-1]))
         return metrics_from_confusion(counts[: c * c].view(c, c))
 
-    def _bad_labels(self, pixels: int, values: str = "") -> ValueError:
-        msg = f"{pixels} pixels have labels outside 0..{self.num_classes - 1} and not ignore_index={self.ignore_index}"
-        return ValueError(f"{msg}{values}; check num_classes and that labels are class indices, not colours")
+    def _bad(self, labels: int, preds: int, label_values=None, pred_values=None) -> ValueError:
+        """The error for ``labels`` bad target pixels (first) or ``preds`` predictions outside 0..C-1."""
+        c, ignore = self.num_classes, self.ignore_index
+        if labels:
+            found = "" if label_values is None else f" (values {label_values})"
+            return ValueError(
+                f"{labels} pixels have labels outside 0..{c - 1} and not ignore_index={ignore}{found}; check "
+                "num_classes and that labels are class indices, not colours"
+            )
+        found = "" if pred_values is None else f" {pred_values}"
+        return ValueError(
+            f"{preds} predictions are{found} outside the classes 0..{c - 1}: pass class scores [N, {c}, H, W] (or "
+            f"their argmax), or build ConfusionMatrix(num_classes) with the net's number of classes"
+        )
 
     def all_reduce(self, device: torch.device | str | None = None) -> ConfusionMatrix:
         """Sum the counts of every torch.distributed process into each one's (a no-op when not initialised);
         ``self``. ``device``: where a process that counted nothing holds zeros (the backend's; CUDA for NCCL)."""
         if dist.is_available() and dist.is_initialized():
             if self._counts is None:
-                self._counts = torch.zeros(self.num_classes**2 + 2, dtype=torch.int64, device=device)
+                self._counts = torch.zeros(self.num_classes**2 + 3, dtype=torch.int64, device=device)
             dist.all_reduce(self._counts, op=dist.ReduceOp.SUM)
         return self
 

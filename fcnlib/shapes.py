@@ -117,10 +117,13 @@ def conv_transpose_output_size(
             )
         out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
         if out < 1:
-            raise ValueError(
-                f"padding{ax}={p} trims 2*{p} = {2 * p} pixels, more than the {out + 2 * p} pixels the "
-                f"transposed convolution produces, leaving {out}; use padding <= {(out + 2 * p - 1) // 2}."
+            made = out + 2 * p  # what the transposed convolution produces before the padding trims it
+            how = (
+                f"all {made} pixels the transposed convolution produces, leaving none (an empty output)"
+                if out == 0
+                else f"more than the {made} pixels the transposed convolution produces, leaving {out}"
             )
+            raise ValueError(f"padding{ax}={p} trims 2*{p} = {2 * p} pixels, {how}; use padding <= {(made - 1) // 2}.")
         result.append(out)
     return tuple(result) if any_pair else result[0]
 

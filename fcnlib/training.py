@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data.distributed import DistributedSampler
 
 from .metrics import ConfusionMatrix, restrict_to_band, scores_to_labels
 from .model import device_of
@@ -33,7 +34,8 @@ _DDP = nn.parallel.DistributedDataParallel
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss or the weights became NaN or infinite. ``err.history`` holds the good epochs."""
+    """The training loss or the weights became NaN or infinite, or the loss exploded, or the images held NaN or
+    inf (the message says which and what to do). ``err.history`` holds the good epochs."""
 
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
@@ -166,7 +168,7 @@ def _logits(out: Any) -> Tensor:
 
 
 def _check_loader(data_iter: Any, name: str) -> int | None:
-    """``len(data_iter)`` (None without one); ValueError when it is 0."""
+    """``len(data_iter)`` (None without one, or for no ``data_iter``); ValueError when it is 0."""
     try:
         length = len(data_iter)
     except TypeError:
@@ -177,6 +179,23 @@ def _check_loader(data_iter: Any, name: str) -> int | None:
         )
         raise ValueError(f"{name} yields no batches: {hint}")
     return length
+
+
+def _no_batches(name: str, data_iter: Any, epoch: int = 0) -> ValueError:
+    if isinstance(data_iter, Iterator) or epoch > 0:
+        why = f"in epoch {epoch + 1}: a one-shot iterator (a generator) is spent after one pass"
+        return ValueError(f"{name} yielded no batches {why}; pass a DataLoader or a list of batches")
+    return ValueError(f"{name} yielded no batches: its dataset is empty")
+
+
+def _check_reusable(loaders: dict[str, Any], passes: int) -> None:
+    """ValueError for a one-shot iterator (a generator) among ``loaders`` that would be read ``passes`` > 1 times."""
+    for name, data_iter in loaders.items():
+        if passes > 1 and isinstance(data_iter, Iterator):
+            raise ValueError(
+                f"{name} is a one-shot iterator ({type(data_iter).__name__}): it is spent after one epoch, and "
+                f"{passes} epochs need it; pass a DataLoader or a list of batches (e.g. list({name}))"
+            )
 
 
 def _label_rule(num_classes: int, ignore_index: int) -> str:
@@ -345,6 +364,52 @@ def train_batch(net: nn.Module, X: Tensor, y: Tensor, loss: Callable, trainer, s
     return total.detach(), scores.detach()
 
 
+INVALID_WEIGHTS = "its weights are invalid (did its training diverge?); load good ones, e.g. load_checkpoint(path, net)"
+EXPLOSION = 10.0  # a per-example training loss this many times its start (at least log C) has diverged
+
+
+def _first_loss(loss: Callable, out: Tensor, y: Tensor, ignore_index: int) -> Tensor:
+    """``loss(out, y)`` on the first batch: its errors explained and its shape checked (one value per image)."""
+    try:
+        value = loss(out, y)
+    except (IndexError, RuntimeError) as err:
+        hint = f"the loss must ignore {ignore_index} (void): F.cross_entropy(..., ignore_index={ignore_index})"
+        raise ValueError(f"the loss function failed on the first batch ({err}); {hint}, or pass loss=None") from err
+    if not isinstance(value, Tensor) or value.shape != (len(y),):
+        got = f"shape {list(value.shape)}" if isinstance(value, Tensor) else type(value).__name__
+        what = {0: " (one number: a mean over the batch would train at 1/N of the gradient)", 3: " (one per pixel)"}
+        raise ValueError(
+            f"the loss must return one value per image, shape [N] = [{len(y)}] (train sums them, as d2l's "
+            f"train_ch13 does), got {got}{what.get(value.dim() if isinstance(value, Tensor) else -1, '')}: build "
+            f"it with reduction='none' and average each image's pixels, e.g. loss=lambda out, y: F.cross_entropy("
+            f"out, y, ignore_index={ignore_index}, reduction='none').mean((1, 2)), or pass loss=None"
+        )
+    return value
+
+
+def _step(net: nn.Module, X: Tensor, y: Tensor, loss: Callable, trainer, scaler, amp_dtype) -> tuple:
+    """:func:`train_batch`, with a hint where BatchNorm gets one value per channel (a batch of 1, small crops)."""
+    try:
+        return train_batch(net, X, y, loss, trainer, scaler, amp_dtype)
+    except ValueError as err:
+        if "Expected more than 1 value per channel" not in str(err):
+            raise
+        raise ValueError(
+            f"a BatchNorm layer got one value per channel from a batch of {len(X)} image(s) of "
+            f"{X.shape[-2]}x{X.shape[-1]} pixels ({err}): use batches of 2 or more (a DataLoader with drop_last=True "
+            "drops a last batch of 1) or larger crops"
+        ) from err
+
+
+def _look(mean: float, max_loss: float | None, bad_images: int) -> str | None:
+    """Why the training stops (``"images"``, ``"nan"``, ``"exploded"``) given a per-example loss, or None."""
+    if bad_images:
+        return "images"
+    if not math.isfinite(mean):
+        return "nan"
+    return "exploded" if max_loss is not None and mean > max_loss else None
+
+
 def train_epoch(
     net: nn.Module,
     train_iter: Iterable,
@@ -359,62 +424,96 @@ def train_epoch(
     amp_dtype: torch.dtype | None = None,
     channels_last: bool = False,
     reporters: Sequence[Any] = (),
+    max_loss: float | None = None,
 ) -> dict[str, Any]:
     """One pass of :func:`train_batch` over ``train_iter``: ``{"loss" (per example), "train_acc", "examples",
-    "train_seconds", "batches", "num_classes"}`` over all processes; a non-finite loss ends it early. Labels are
-    checked at once on the CPU (and in the first batch), at the epoch's end on a GPU."""
+    "train_seconds", "batches", "num_classes", "max_loss", "problem", "recent", "bad"}`` over all processes
+    (``recent``: the per-example loss that stopped the epoch, ``bad``: bad labels).
+    ``problem`` (the epoch then ends early): ``"images"`` (NaN or inf; on the CPU caught before the step), ``"nan"``
+    (the loss), ``"exploded"`` (above ``max_loss``; None: :data:`EXPLOSION` times the first batch's, at least log C).
+    Labels are checked at once on the CPU (and in the first batch), at the epoch's end on a GPU. Sums on the
+    device are float32 and int64 (MPS has no float64), read about once a second into float64 here."""
     if hasattr(sampler := getattr(train_iter, "sampler", None), "set_epoch"):
         sampler.set_epoch(epoch)
-    start, batches, last_look = time.perf_counter(), 0, 0.0
+    start, batches, examples, seen, last_look = time.perf_counter(), 0, 0, 0, 0.0
+    loss_sum, recent, problem, strict = 0.0, 0.0, None, device.type == "cpu"
 
     def first_loss(out: Tensor, y: Tensor) -> Tensor:  # the first batch: check the scores and labels too
         nonlocal num_classes
         num_classes = _check_output(out, y, num_classes)
         _screen_labels(y, num_classes, ignore_index, strict=True)
-        try:
-            return loss(out, y)
-        except (IndexError, RuntimeError) as err:
-            hint = f"the loss must ignore {ignore_index} (void): F.cross_entropy(..., ignore_index={ignore_index})"
-            raise ValueError(f"the loss function failed on the first batch ({err}); {hint}, or pass loss=None") from err
+        return _first_loss(loss, out, y, ignore_index)
 
     net.train()
-    # loss sum, correct and labelled pixels, bad labels: summed on the device, read once an epoch
-    sums, examples = torch.zeros(4, dtype=torch.float64, device=device), 0
+    # on the device: the loss since the last look; correct and labelled pixels, bad labels, batches of bad images
+    window, counts = torch.zeros((), device=device), torch.zeros(4, dtype=torch.int64, device=device)
     for X, y in train_iter:
         X, y = _batch(X, y, device, channels_last, None if batches else "train_iter")
+        bad_images = ~torch.isfinite(X).all()
+        if (strict or not batches) and bool(bad_images):
+            problem, batches = "images", batches + 1  # stopped before its step: the weights are unchanged
+            break
         if batches > 0:
-            y, bad = _screen_labels(y, num_classes, ignore_index, strict=device.type == "cpu")
-            sums[3] += bad
-        total, scores = train_batch(net, X, y, loss if batches else first_loss, trainer, scaler, amp_dtype)
+            y, bad = _screen_labels(y, num_classes, ignore_index, strict=strict)
+            counts[2] += bad
+        counts[3] += bad_images
+        total, scores = _step(net, X, y, loss if batches else first_loss, trainer, scaler, amp_dtype)
         valid = y != ignore_index
-        correct = ((scores_to_labels(scores) == y) & valid).sum()
-        sums[:3] += torch.stack([total.double(), correct.double(), valid.sum().double()])
+        counts[:2] += torch.stack([((scores_to_labels(scores) == y) & valid).sum(), valid.sum()])
+        window += total.float()
         batches, examples = batches + 1, examples + len(y)
         running, now = None, time.perf_counter()
-        if device.type == "cpu" or now - last_look > 1.0:  # a GPU is read (a sync) about once a second
-            last_look = now
-            if not _distributed() and not bool(torch.isfinite(sums[0])):
+        if strict or batches == 1 or now - last_look > 1.0:  # a GPU is read (a sync) about once a second
+            part, last_look = float(window), now
+            recent, loss_sum, seen = part / (examples - seen), loss_sum + part, examples
+            window.zero_()
+            if max_loss is None:
+                max_loss = EXPLOSION * max(math.log(max(num_classes, 2)), *_all([recent], device, torch.float32, "MAX"))
+            if not _distributed() and (problem := _look(recent, max_loss, int(counts[3]))):
                 break  # under torchrun every process finishes the epoch, so that the all-reduce below meets
             if reporters:
-                running = {"loss": float(sums[0]) / examples, "acc": float(sums[1] / sums[2].clamp(min=1))}
+                running = {"loss": loss_sum / examples, "acc": int(counts[0]) / max(int(counts[1]), 1)}
         _report(reporters, "on_batch", epoch, running)
-    if batches == 0:
-        raise ValueError("train_iter yielded no batches: its dataset is empty")
-    totals = torch.cat([sums, sums.new_tensor([examples])])
-    if _distributed():
-        dist.all_reduce(totals)
-    loss_sum, correct, labelled, bad, examples = totals.tolist()
-    if bad > 0 and math.isfinite(loss_sum):
-        rule = _label_rule(num_classes, ignore_index)
-        raise ValueError(f"{int(bad)} training pixels in epoch {epoch + 1} had labels {rule}")
-    stats = dict(loss=loss_sum / examples, train_acc=correct / max(labelled, 1), examples=int(examples))
-    return dict(stats, train_seconds=time.perf_counter() - start, batches=batches, num_classes=num_classes)
+    if batches == 0 and problem is None:
+        raise _no_batches("train_iter", train_iter, epoch)
+    (loss_sum,), sums = _all([loss_sum + float(window)], device, torch.float32), counts.tolist() + [examples]
+    correct, labelled, bad, bad_images, examples = _all(sums, device)
+    mean = loss_sum / examples if examples else math.nan
+    recent = recent if problem else mean  # the loss that stopped the epoch
+    problem = problem or _look(mean, max_loss, bad_images)
+    problem = "labels" if problem == "nan" and bad > 0 else problem  # e.g. a loss that does not ignore them
+    if bad > 0 and problem is None:
+        raise ValueError(
+            f"{bad} training pixels in epoch {epoch + 1} had labels {_label_rule(num_classes, ignore_index)}"
+        )
+    stats = dict(loss=mean, train_acc=correct / max(labelled, 1), examples=examples, batches=batches, problem=problem)
+    stats.update(recent=recent, max_loss=max_loss, bad=bad, num_classes=num_classes)
+    return dict(stats, train_seconds=time.perf_counter() - start)
+
+
+def _all(values: list, device: torch.device, dtype: torch.dtype = torch.int64, op: str = "SUM") -> list:
+    """``values`` reduced (``op``: "SUM", "MAX") over all torchrun processes, so that all take the same decisions."""
+    if not _distributed():
+        return list(values)
+    t = torch.tensor(values, dtype=dtype, device=device)
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+    return t.tolist()
+
+
+def _own_samples(data_iter: Any) -> int | None:
+    """How many of this process's samples are not a DistributedSampler's padding (repeats that make every
+    process's share equal); None: count all."""
+    sampler = getattr(data_iter, "sampler", None)
+    if not isinstance(sampler, DistributedSampler) or sampler.drop_last:
+        return None
+    return sum(p < len(sampler.dataset) for p in range(sampler.rank, sampler.total_size, sampler.num_replicas))
 
 
 def _confusions(net, data_iter, num_classes, device, targets, ignore_index, amp, channels_last) -> dict:
     """``{name: ConfusionMatrix}`` of ``net`` (eval mode, then its mode restored) on ``data_iter``, one per
-    ``targets[name](labels)``, summed over all processes. Sides that are not multiples of :data:`PAD_MULTIPLE`
-    are zero-padded and the scores cropped. A DDP net is unwrapped after taking rank 0's buffers."""
+    ``targets[name](labels)``, summed over all processes (a DistributedSampler's padding left out). Sides that are
+    not multiples of :data:`PAD_MULTIPLE` are zero-padded and the scores cropped. A DDP net is unwrapped after
+    taking rank 0's buffers. ``ValueError`` for images (or scores) with NaN or inf: they cannot be scored."""
     if isinstance(net, _DDP):
         net = net.module
         for buffer in net.buffers():
@@ -424,16 +523,20 @@ def _confusions(net, data_iter, num_classes, device, targets, ignore_index, amp,
     if device.type != net_device.type or (None not in (device.index, net_device.index) and device != net_device):
         raise ValueError(f"the net is on {net_device} but device={device}; move it first: net.to({str(device)!r})")
     (amp_dtype, use_cl), matrices, batches, was_training = _options(device, amp, channels_last), {}, 0, net.training
+    left, bad = _own_samples(data_iter), torch.zeros(2, dtype=torch.int64, device=device)  # images, scores
     net.eval()
     try:
         with torch.inference_mode():
             for X, y in data_iter:
+                if left is not None:  # the padding comes last
+                    X, y, left = X[: max(left, 0)], y[: max(left, 0)], left - len(X)
                 X, y = _batch(X, y, device, use_cl, None if batches else "data_iter", pad=True)
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     out = _logits(net(X))[..., : y.shape[-2], : y.shape[-1]]
                 if batches == 0:
                     c = _check_output(out, y, num_classes)
                     matrices = {name: ConfusionMatrix(c, ignore_index) for name in targets}
+                bad += torch.stack([(~torch.isfinite(t)).flatten(1).any(1).sum() for t in (X, out)])
                 pred = scores_to_labels(out)
                 for name, cm in matrices.items():
                     cm.update(pred, targets[name](y))
@@ -441,8 +544,19 @@ def _confusions(net, data_iter, num_classes, device, targets, ignore_index, amp,
     finally:
         net.train(was_training)
     if batches == 0:
-        raise ValueError("data_iter yielded no batches: its dataset is empty")
+        raise _no_batches("data_iter", data_iter)
+    _check_finite(*_all(bad.tolist(), device))
     return {name: cm.all_reduce(device) for name, cm in matrices.items()}  # every process counts all pixels
+
+
+def _check_finite(images: int, scores: int) -> None:
+    if images:
+        raise ValueError(
+            f"{images} images from data_iter hold NaN or infinite values: they cannot be scored (argmax would call "
+            "them class 0); fix the data (each batch X must pass torch.isfinite(X).all())"
+        )
+    if scores:
+        raise ValueError(f"the net's scores are NaN or infinite for {scores} images: {INVALID_WEIGHTS}")
 
 
 def evaluate(net, data_iter, num_classes=None, device=None, *, ignore_index=255, amp="auto", channels_last="auto"):
@@ -490,21 +604,34 @@ def _place(net: nn.Module, devices: Any, amp: Any, channels_last: Any) -> tuple[
     return net, devices, amp_dtype, use_cl
 
 
-def _diverged(epoch: int, batches: int, trainer: Any, checkpoint: Any, history: History) -> TrainingDiverged:
-    lr = sorted({group["lr"] for group in trainer.param_groups if "lr" in group})
-    then = "a fresh net (this one's weights are now invalid)"
+def _diverged(problem: str, epoch: int, stats: dict, trainer: Any, checkpoint: Any, history: History, net) -> Exception:
+    """The :class:`TrainingDiverged` for ``problem`` (see :func:`train_epoch`) with advice that works."""
+    when, then = f"in epoch {epoch + 1} (by batch {stats['batches']})", "a fresh net (its weights are now invalid)"
+    if problem == "images" and _finite_weights(net):  # caught before the step
+        then = "the same net (no step was taken with those images)"
     if checkpoint is not None and history:
         path = repr(str(checkpoint))
         then = (
-            f"train(net, ..., new_trainer, ..., checkpoint={path}, resume=True): it continues from epoch "
-            f"{len(history)} saved there with the new rate (fcnlib.load_checkpoint({path}, net) reloads those weights)"
+            f"checkpoint={path}, resume=True: it continues from epoch {len(history)} saved there "
+            f"(fcnlib.load_checkpoint({path}, net) reloads those weights)"
         )
-    return TrainingDiverged(
-        f"the training loss or the weights became NaN or infinite in epoch {epoch + 1} (by batch {batches}). Lower "
-        f"the learning rate (now lr={lr[0] if len(lr) == 1 else lr}; the loss is summed over the batch) or use "
-        f"amp=False, and train again with a new trainer and {then}",
-        history,
-    )
+    if problem == "images":
+        fix = "fix the data (each batch X must pass torch.isfinite(X).all(); check the dataset's transform)"
+        what = f"the images from train_iter held NaN or infinite values {when}: {fix}, then train again with {then}"
+    elif problem == "labels":
+        bad = f"{stats['bad']} training pixels had labels outside the class indices 0..{stats['num_classes'] - 1}"
+        what = f"the loss became NaN {when}, and {bad}: fix the labels, then train again with {then}"
+    else:
+        lr = sorted({group["lr"] for group in trainer.param_groups if "lr" in group})
+        what = "the training loss or the weights became NaN or infinite"
+        if problem == "exploded":
+            limit = f"{EXPLOSION:g} times its start or log(classes): {stats['max_loss']:.3g}"
+            what = f"the training loss exploded to {stats['recent']:.3g} per example (more than {limit})"
+        what += (
+            f" {when}. Lower the learning rate (now lr={lr[0] if len(lr) == 1 else lr}; the loss is summed over "
+            f"the batch), e.g. 10 times, or use amp=False, and train again with a new trainer and {then}"
+        )
+    return TrainingDiverged(what, history)
 
 
 def train(
@@ -527,11 +654,13 @@ def train(
     plot: bool = False,
 ) -> History:
     """Train ``net`` for ``num_epochs`` epochs (resumed ones included), testing on ``test_iter`` after each.
-    d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]`` (None: :func:`per_example_cross_entropy`),
+    d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]``, summed (other shapes are refused; None:
+    :func:`per_example_cross_entropy`),
     ``trainer`` (None: the seed's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
     DataParallel, else the best device; a DDP net is used as it comes). ``checkpoint``: written after every good
     epoch and on Ctrl-C; ``resume`` continues from it; ``amp``: :func:`fcnlib.autocast_dtype`; ``progress``: a
-    :class:`TextReporter`; ``reporter``: more. Raises ``ValueError``, :class:`TrainingDiverged` (NaN or inf)."""
+    :class:`TextReporter`; ``reporter``: more. Raises ``ValueError`` (also for a generator read more than once),
+    :class:`TrainingDiverged` (an exploded, NaN or infinite loss, NaN images: no checkpoint is written then)."""
     check_int(num_epochs, "num_epochs", 0)
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
@@ -542,9 +671,7 @@ def train(
     rank0, checkpoint = not _distributed() or dist.get_rank() == 0, checkpoint and Path(checkpoint).expanduser()
     if checkpoint is not None and rank0:
         check_checkpoint_path(checkpoint)
-    num_batches = _check_loader(train_iter, "train_iter")
-    if test_iter is not None:
-        _check_loader(test_iter, "test_iter")
+    num_batches, _ = _check_loader(train_iter, "train_iter"), _check_loader(test_iter, "test_iter")
     num_classes = _infer_num_classes(num_classes, train_iter, test_iter)
     trainer = trainer if trainer is not None else torch.optim.SGD(net.parameters(), lr=0.001, weight_decay=1e-3)
     model, devices, amp_dtype, use_cl = _place(net, devices, amp, channels_last)
@@ -553,13 +680,13 @@ def train(
     if resume and Path(checkpoint).is_file():
         history = load_checkpoint(checkpoint, net, trainer, scaler, map_location=devices[0])
         history.devices = devices
+    _check_reusable({"train_iter": train_iter, "test_iter": test_iter}, num_epochs - len(history))
     extra = [] if reporter is None else list(reporter) if isinstance(reporter, (list, tuple)) else [reporter]
     reporters = ([TextReporter()] if progress else []) + extra if rank0 else []
     _report(reporters, "on_train_begin", num_epochs, num_batches, history)
     loss = loss if loss is not None else partial(per_example_cross_entropy, ignore_index=ignore_index)
-    step = dict(
-        ignore_index=ignore_index, channels_last=use_cl, scaler=scaler, amp_dtype=amp_dtype, reporters=reporters
-    )
+    step = dict(ignore_index=ignore_index, channels_last=use_cl, scaler=scaler, amp_dtype=amp_dtype)
+    step.update(reporters=reporters, max_loss=None)
     test = dict(ignore_index=ignore_index, channels_last=use_cl, amp=amp)
     cudnn_benchmark, completed, epoch = torch.backends.cudnn.benchmark, False, len(history)
     torch.backends.cudnn.benchmark = cudnn_benchmark or devices[0].type == "cuda"  # fixed crops: cuDNN picks once
@@ -569,9 +696,10 @@ def train(
             stats = train_epoch(
                 model, train_iter, loss, trainer, devices[0], epoch=epoch, num_classes=num_classes, **step
             )
-            num_classes, batches = stats.pop("num_classes"), stats.pop("batches")
-            if not math.isfinite(stats["loss"]) or not _finite_weights(net):
-                raise _diverged(epoch, batches, trainer, checkpoint, history)
+            num_classes, step["max_loss"] = stats["num_classes"], stats["max_loss"]
+            if (problem := stats["problem"] or (None if _finite_weights(net) else "nan")) is not None:
+                raise _diverged(problem, epoch, stats, trainer, checkpoint, history, net)
+            stats = {k: stats[k] for k in ("loss", "train_acc", "examples", "train_seconds")}
             entry = {"epoch": epoch + 1, **stats, "examples_per_sec": stats["examples"] / stats["train_seconds"]}
             if test_iter is not None:
                 m = evaluate(model, test_iter, num_classes, devices[0], **test)

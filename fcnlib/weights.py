@@ -3,10 +3,13 @@ to a random backbone; :func:`download_file` and :func:`file_digest` serve every 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
 import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +23,7 @@ from .profiles import offline_setting, resnet18_url_setting
 
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"  # torchvision's; -<SHA-256 prefix>.pth
 CHUNK = 1 << 20
+STALL_WINDOW_S = 20.0  # weights="auto" waits at most this long for a server that sends (almost) nothing
 _BACKBONE = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 _warned_offline = False
 _verified: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) whose hash matched
@@ -46,6 +50,71 @@ def file_digest(path: str | Path, algorithm: str = "sha256", progress: bool = Fa
     return digest.hexdigest()
 
 
+class _Watchdog:
+    """Shuts a download's sockets from a thread of its own once fewer than ``min_rate * window`` bytes arrived in
+    a ``window`` (reconnections included) or ``deadline`` s have passed: a bound that holds whatever the server
+    does (trickling its headers too). ``reason`` says which; ``received`` is counted by the reader."""
+
+    def __init__(self, min_rate: float, window: float, deadline: float) -> None:
+        self.min_rate, self.window, self.deadline, self.received = min_rate, window, deadline, 0
+        self.sockets: list[socket.socket] = []
+        self.reason: str | None = None
+        self._done, self._started = threading.Event(), time.monotonic()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        start, mark = self._started, 0
+        while not self._done.wait(min(0.1, self.window / 10)):
+            now = time.monotonic()
+            if now - self._started > self.deadline:
+                self.reason = f"did not finish within {self.deadline:.0f} s"
+            elif now - start >= self.window:
+                got, start, mark = self.received - mark, now, self.received
+                if got / self.window < self.min_rate:
+                    rate = f"below the minimum of {self.min_rate:,.0f} bytes/s"
+                    self.reason = f"stalled: {got:,} bytes in the last {self.window:.0f} s, {rate}"
+            if self.reason is not None:
+                for sock in list(self.sockets):
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # wakes the reader with an end of file
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def check(self, url: str, part: Path, cause: BaseException | None = None) -> None:
+        """Raise :class:`DownloadError` (what was kept, how to resume) if the watchdog ended the download."""
+        if self.reason is not None:
+            size = part.stat().st_size if part.exists() else 0
+            kept = f"the {size:,} bytes received are kept in {part}: run again to resume (another network or mirror may be faster), or place the whole file there by hand"
+            raise DownloadError(f"{url} {self.reason}; {kept}") from cause
+
+
+def _opener(sockets: list) -> urllib.request.OpenerDirector:
+    """A urllib opener (proxies and redirects as usual) whose HTTP(S) connections list their sockets in ``sockets``."""
+
+    def watched(http_class: type) -> type:
+        class Watched(http_class):
+            def connect(self) -> None:
+                create = self._create_connection
+
+                def listed(*args, **kwargs) -> socket.socket:  # the plain socket, before a TLS handshake on it
+                    sockets.append(sock := create(*args, **kwargs))
+                    return sock
+
+                self._create_connection = listed
+                super().connect()
+                sockets.append(self.sock)
+
+        return Watched
+
+    def do_open(self, http_class, req, **kwargs):
+        return urllib.request.AbstractHTTPHandler.do_open(self, watched(http_class), req, **kwargs)
+
+    handlers = (urllib.request.HTTPHandler, urllib.request.HTTPSHandler)
+    return urllib.request.build_opener(*(type(f"Watched{h.__name__}", (h,), {"do_open": do_open}) for h in handlers))
+
+
 def download_file(
     url: str,
     part: Path,
@@ -57,49 +126,47 @@ def download_file(
     deadline: float = 4 * 3600.0,
 ) -> None:
     """Append the rest of ``url`` to ``part`` (an HTTP Range request resumes it), retrying dropped connections.
-    ``timeout``: seconds to wait for a server. :class:`DownloadError` below ``min_rate`` bytes/s over ``window``
-    s or past ``deadline`` s in all; ``URLError``/``OSError`` when no byte arrives. A server that ignores Range
-    (answers 200) makes the file start again from zero."""
-    failures, started = 0, time.monotonic()
-    while True:
-        offset = part.stat().st_size if part.exists() else 0
-        headers = {"User-Agent": "fcnlib (fcn-notebooks)", **({"Range": f"bytes={offset}-"} if offset else {})}
-        received, wait = 0, max(0.1, min(timeout, window, deadline - (time.monotonic() - started)))
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=wait) as response:
-                if not (offset and getattr(response, "status", 200) == 206):
-                    offset = 0  # a full answer: start over (also when the server ignored our Range)
-                length = response.headers.get("Content-Length")
-                total = offset + int(length) if length is not None else None
-                name = part.name.removesuffix(".part")
-                with open(part, "ab" if offset else "wb") as f, _bar(total, name, progress, initial=offset) as bar:
-                    window_start, window_bytes = time.monotonic(), 0
-                    read = getattr(response, "read1", response.read)  # read1: what has arrived, not a full chunk
-                    while chunk := read(CHUNK):
-                        f.write(chunk)
-                        received, window_bytes = received + len(chunk), window_bytes + len(chunk)
-                        bar.update(len(chunk))
-                        now = time.monotonic()
-                        too_slow = now - window_start >= window and window_bytes / (now - window_start) < min_rate
-                        if now - started > deadline or too_slow:
-                            f.flush()
-                            what = f"stalled: {window_bytes:,} bytes in the last {now - window_start:.0f} s, below the minimum of {min_rate:,.0f} bytes/s"
-                            what = what if too_slow else f"did not finish within {deadline:.0f} s"
-                            kept = f"the {part.stat().st_size:,} bytes received are kept in {part}: run again to resume (another network or mirror may be faster), or place the whole file there by hand"
-                            raise DownloadError(f"{url} {what}; {kept}")
-                        if now - window_start >= window:
-                            window_start, window_bytes = now, 0
-            if total is not None and part.stat().st_size < total:
-                raise http.client.IncompleteRead(b"", total - part.stat().st_size)
-            return
-        except urllib.error.HTTPError as err:
-            if err.code == 416 and offset:
-                return  # nothing left to fetch: the part is complete (the checksum will tell)
-            raise
-        except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as err:
-            failures += 1
-            if isinstance(err, (urllib.error.URLError, DownloadError)) or received == 0 or failures > retries:
-                raise  # too slow, never connected, no progress, or too many drops: give up on this address
+    ``timeout``: seconds to wait for a server. :class:`DownloadError` below ``min_rate`` bytes/s over any
+    ``window`` s (reconnections included) or past ``deadline`` s in all, within a tenth of a second whatever the
+    server sends; ``URLError``/``OSError`` when no byte arrives. A server that ignores Range (answers 200) makes
+    the file start again from zero. Only name resolution (DNS) is outside these bounds."""
+    failures, watch = 0, _Watchdog(min_rate, window, deadline)
+    opener = _opener(watch.sockets)
+    try:
+        while True:
+            offset = part.stat().st_size if part.exists() else 0
+            headers = {"User-Agent": "fcnlib (fcn-notebooks)", **({"Range": f"bytes={offset}-"} if offset else {})}
+            received, wait = 0, max(0.1, min(timeout, window, deadline))  # per connection attempt and read
+            try:
+                with opener.open(urllib.request.Request(url, headers=headers), timeout=wait) as response:
+                    if not (offset and getattr(response, "status", 200) == 206):
+                        offset = 0  # a full answer: start over (also when the server ignored our Range)
+                    length = response.headers.get("Content-Length")
+                    total = offset + int(length) if length is not None else None
+                    name = part.name.removesuffix(".part")
+                    with open(part, "ab" if offset else "wb") as f, _bar(total, name, progress, initial=offset) as bar:
+                        read = getattr(response, "read1", response.read)  # read1: what has arrived, not a full chunk
+                        while chunk := read(CHUNK):
+                            f.write(chunk)
+                            received, watch.received = received + len(chunk), watch.received + len(chunk)
+                            bar.update(len(chunk))
+                watch.check(url, part)
+                if total is not None and part.stat().st_size < total:
+                    raise http.client.IncompleteRead(b"", total - part.stat().st_size)
+                return
+            except urllib.error.HTTPError as err:
+                if err.code == 416 and offset:
+                    return  # nothing left to fetch: the part is complete (the checksum will tell)
+                raise
+            except (http.client.HTTPException, OSError) as err:
+                if isinstance(err, DownloadError):
+                    raise
+                watch.check(url, part, err)
+                failures += 1
+                if isinstance(err, urllib.error.URLError) or received == 0 or failures > retries:
+                    raise  # never connected, no progress, or too many drops: give up on this address
+    finally:
+        watch.stop()
 
 
 def imagenet_weights_path(url: str | None = None) -> Path:
@@ -130,8 +197,11 @@ def _backbone_state(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
     wanted = {k: v for k, v in net.state_dict().items() if k.startswith(_BACKBONE)}
     missing = [k for k in wanted if k not in state]
     wrong = [k for k in wanted if k in state and getattr(state[k], "shape", None) != wanted[k].shape]
-    if missing or wrong:
-        raise ValueError(f"it is not ResNet-18's state dict (missing {missing[:3]}, wrong shapes {wrong[:3]})")
+    extra = [k for k in state if str(k).startswith(_BACKBONE) and k not in wanted]  # ResNet-34's layer1.2, ...
+    wrong += ["fc.weight"] if getattr(state.get("fc.weight"), "shape", (1000, 512)) != (1000, 512) else []
+    if missing or wrong or extra:
+        found = f"missing {missing[:3]}, wrong shapes {wrong[:3]}, layers ResNet-18 lacks {extra[:3]}"
+        raise ValueError(f"it is not ResNet-18's state dict ({found}: another network, e.g. a deeper ResNet?)")
     if not all(torch.isfinite(state[k]).all() for k in wanted if state[k].is_floating_point()):
         raise ValueError("it holds NaN or infinite weights")
     return {k: state[k] for k in wanted}
@@ -153,7 +223,7 @@ def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = Non
         part = path.with_name(path.name + ".part")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            download_file(url, part, timeout=timeout, retries=2, deadline=1800.0)
+            download_file(url, part, timeout=timeout, retries=2, window=STALL_WINDOW_S, deadline=1800.0)
             os.replace(part, path)
             if (problem := _hash_problem(path)) is not None:  # kept only when its hash matches its name
                 path.unlink()

@@ -8,6 +8,7 @@ import functools
 import gc
 import html
 import inspect
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,15 +65,22 @@ def safe_view(view_function: Callable[..., View]) -> Callable[..., View]:
 render_png = functools.partial(png_bytes, dpi=DPI)  # render_png(figure) -> PNG bytes
 
 
+# While an explorer is live in JupyterLab or Notebook 7, its static copy (the two outputs after it) is hidden.
+_LIVE = ".jp-OutputArea-child:has(.fcnlib-explorer) + .jp-OutputArea-child"
+LIVE_STYLE = f"<style>{_LIVE}, {_LIVE} + .jp-OutputArea-child {{display: none}}</style>"
+
+
 class Explorer(widgets.VBox):
     """Controls over ``view_function(**values)``'s text and figure, redrawn once when a control moves, with
-    ``adjust[name](values)``'s values for other controls; displayed, also a PNG and a sentence for static viewers."""
+    ``adjust[name](values)``'s values for other controls. Displayed, three outputs: the live widget, then its
+    sentence and its picture as plain text and PNG (hidden while the widget is live), which a notebook saved and
+    reopened shows where the widget's model is gone (JupyterLab 4: jupyterlab#4127), as static viewers do."""
 
     def __init__(self, controls: Mapping, view_function: Callable[..., View], layout_rows=None, adjust=None, title=""):
         info, output = widgets.HTML(value=""), widgets.Output()
         rows = list(controls.values()) if layout_rows is None else list(layout_rows)
         header = [widgets.HTML(value=f"<b>{html.escape(title)}</b>")] if title else []
-        super().__init__(children=[*header, *rows, info, output])
+        super().__init__(children=[*header, *rows, info, output, widgets.HTML(value=LIVE_STYLE)])
         self.add_class("fcnlib-explorer")  # the browser tests' handle
         self.title, self.info, self.output = title, info, output
         self.controls: dict[str, widgets.ValueWidget] = dict(controls)
@@ -83,11 +91,15 @@ class Explorer(widgets.VBox):
             control.observe(functools.partial(self._changed, name), names="value")
         self.refresh()
 
+    def sentence(self) -> str:
+        """The title and the current view's lines: what a static copy says."""
+        lines = self.view.lines if self.view is not None else []
+        return "\n".join([f"{self.title or 'Explorer'}: {lines[0]}" if lines else self.title or "Explorer", *lines[1:]])
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """The live widget for JupyterLab and Colab; the figure (PNG) and a sentence for static viewers."""
-        first = self.view.lines[0] if self.view is not None and self.view.lines else ""
-        what = f"{self.title or 'Explorer'}: {first}" if first else self.title or "Explorer"
-        data: dict[str, Any] = {"text/plain": f"{what}\n(interactive: run the notebook to move the controls)"}
+        """One output: the live widget, and its figure (PNG) and first sentence for viewers without it."""
+        first = self.sentence().split("\n")[0]
+        data: dict[str, Any] = {"text/plain": f"{first}\n(interactive: run the notebook to move the controls)"}
         if self.png is not None:
             data["image/png"] = base64.b64encode(self.png).decode("ascii")
         if self._view_name is not None and self.comm is not None:
@@ -95,9 +107,25 @@ class Explorer(widgets.VBox):
             data["application/vnd.jupyter.widget-view+json"] = view
         return data
 
+    def static_outputs(self) -> list[dict[str, Any]]:
+        """What :meth:`_ipython_display_` publishes: the widget without its picture, then the sentence and the
+        PNG, each an output of its own (a trusted notebook reopened shows those two where the widget fails)."""
+        bundle = Explorer._repr_mimebundle_(self)
+        if "application/vnd.jupyter.widget-view+json" not in bundle or "google.colab" in sys.modules:
+            return [bundle]  # closed, or Colab (which keeps no widget outputs when saving): the one bundle
+        widget = {k: v for k, v in bundle.items() if k != "image/png"}
+        widget["text/plain"] = f"{self.title or 'Explorer'} (interactive: run the notebook to move the controls)"
+        picture = {"text/plain": "(no figure for this setting)"}
+        if self.png is not None:
+            picture = {"image/png": bundle["image/png"], "text/plain": f"{self.title or 'Explorer'}: figure"}
+        return [widget, {"text/plain": self.sentence()}, picture]
+
     def _ipython_display_(self, **kwargs: Any) -> None:
-        """ipywidgets 7 displays widgets through this method (8 through the bundle): send the same bundle."""
-        display(Explorer._repr_mimebundle_(self), raw=True)  # (ipywidgets 8's close() sets the instance's to None)
+        """Publish :meth:`static_outputs` (IPython calls this before any bundle, for ipywidgets 7 and 8); the
+        static copy is then updated with every redraw, so a saved notebook holds the last setting."""
+        first, *copies = Explorer.static_outputs(self)  # (ipywidgets 8's close() sets the instance's to None)
+        display(first, raw=True)
+        self._copies = [display(data, raw=True, display_id=True) for data in copies]
         if hasattr(self, "_handle_displayed"):  # ipywidgets 7: run the on_displayed callbacks
             self._handle_displayed(**kwargs)
 
@@ -136,6 +164,8 @@ class Explorer(widgets.VBox):
                 clear_output(wait=True)
                 if self.png is not None:
                     display(Image(data=self.png, format="png"))
+            for handle, data in zip(getattr(self, "_copies", []), Explorer.static_outputs(self)[1:]):
+                handle.update(data, raw=True)
         finally:
             if collecting:
                 gc.enable()

@@ -1,6 +1,8 @@
 """Output-size formulas against PyTorch's own layers, over many random settings."""
 
+import itertools
 import random
+import re
 
 import pytest
 import torch
@@ -178,3 +180,37 @@ def test_device_of():
     bn = nn.BatchNorm2d(2, affine=False)  # buffers only
     assert device_of(bn.to("meta")) == torch.device("meta")
     assert device_of(nn.Linear(2, 2).to("meta")) == torch.device("meta")
+
+
+def test_every_refusal_message_is_true_and_its_advice_works_in_pytorch():
+    """Issue 25: 'trims 4 pixels, more than the 4 pixels' was said where the trim equals what is produced. Each
+    setting PyTorch refuses: the numbers and words of the message against PyTorch, then the advised value in it."""
+    checked = set()
+    for n, k, s, p, op, d in itertools.product(range(1, 4), range(1, 4), range(1, 4), range(0, 5), range(0, 4), (1, 2)):
+        try:
+            _torch_tconv_size(n, k, s, p, op, d)
+            continue
+        except RuntimeError:
+            pass
+        with pytest.raises(ValueError) as err:
+            conv_transpose_output_size(n, k, s, p, op, d)
+        message = str(err.value)
+        if op >= max(s, d):
+            limit = int(re.search(r"Use output_padding < (\d+)", message).group(1))
+            assert _torch_tconv_size(n, k, s, 0, limit - 1, d) > 0  # the advice: PyTorch accepts it
+            with pytest.raises(RuntimeError, match="output padding must be smaller"):
+                _torch_tconv_size(n, k, s, 0, limit, d)
+            checked.add("output_padding")
+            continue
+        trimmed, made = map(
+            int, re.search(r"trims 2\*\d+ = (\d+) pixels, (?:all|more than the) (\d+)", message).groups()
+        )
+        assert trimmed == 2 * p and made == _torch_tconv_size(n, k, s, 0, op, d)  # produced before trimming
+        assert ("more than the" in message) == (trimmed > made) and ("all" in message) == (trimmed == made)
+        assert ("leaving none" in message) == (trimmed == made)
+        best = int(re.search(r"use padding <= (\d+)", message).group(1))
+        assert _torch_tconv_size(n, k, s, best, op, d) >= 1  # the advice, followed
+        with pytest.raises(RuntimeError):
+            _torch_tconv_size(n, k, s, best + 1, op, d)
+        checked.add("equal" if trimmed == made else "more")
+    assert checked == {"output_padding", "equal", "more"}

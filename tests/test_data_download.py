@@ -367,3 +367,34 @@ def test_fcnlib_data_synthetic_wins_over_voc(voc_format_tar, tmp_path, clean_env
     clean_env.setenv("FCNLIB_DATA", "synthetic")
     assert load_data_voc(2, (32, 48), root=tmp_path, **SMALL)[0].dataset.source == "synthetic"
     assert "FCNLIB_DATA=synthetic" in capsys.readouterr().out
+
+
+def _link_chain_tar() -> bytes:
+    """Links that each point inside, but through one another escape: a -> ., a/b (that is b) -> .., b/evil.txt."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        good = tarfile.TarInfo("VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt")
+        good.size = 4
+        tar.addfile(good, io.BytesIO(b"a b\n"))
+        for name, target in (("a", "."), ("a/b", "..")):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
+        bad = tarfile.TarInfo("b/evil.txt")
+        bad.size = 4
+        tar.addfile(bad, io.BytesIO(b"evil"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data_filter", [True, False])
+def test_a_chain_of_links_cannot_write_outside(tmp_path: Path, monkeypatch, data_filter: bool) -> None:
+    """Issue 25: on a Python without tarfile.data_filter (before 3.11.4) the names alone looked safe."""
+    if not data_filter:  # extract as those Pythons do: no filter at all
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+        monkeypatch.setattr(tarfile.TarFile, "extraction_filter", None, raising=False)
+    path = tmp_path / "chain.tar"
+    path.write_bytes(_link_chain_tar())
+    target = tmp_path / "x" / "y"
+    with pytest.raises((ValueError, tarfile.TarError), match=r"'a/b'|outside"):
+        safe_extract(path, target, progress=False)
+    assert not list(tmp_path.rglob("evil.txt")) and not (tmp_path / "x" / "evil.txt").exists()

@@ -129,6 +129,33 @@ def test_labels_out_of_range_are_reported(device):
         cm.compute()  # on a GPU when the counts are read
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_predictions_out_of_range_are_reported_as_predictions(device):
+    """A prediction of 255 (or 3 of 3 classes) is not a bad label: the message says so, on every device."""
+    cm = ConfusionMatrix(3)
+    target = torch.tensor([0, 1, 2, 1], device=device)
+    pred = torch.tensor([0, 255, 3, 1], device=device)
+    with pytest.raises(ValueError, match=r"2 predictions are (\[3, 255\] )?outside the classes 0\.\.2") as info:
+        cm.update(pred, target)
+        cm.compute()
+    assert "labels" not in str(info.value).split(":")[0] and "values []" not in str(info.value)
+    cm = ConfusionMatrix(3)  # bad labels and bad predictions together: the labels come first
+    with pytest.raises(ValueError, match=r"1 pixels have labels outside 0\.\.2.*(values \[7\])?"):
+        cm.update(torch.tensor([0, 9, 1], device=device), torch.tensor([0, 1, 7], device=device))
+        cm.compute()
+
+
+def test_ignore_index_advice_works_for_more_than_255_classes():
+    with pytest.raises(ValueError, match=r"ignore_index=255 is a class label 0\.\.299; use 300 or -1"):
+        ConfusionMatrix(300, ignore_index=255)
+    with pytest.raises(ValueError, match=r"use 255 \(VOC's\) or None"):
+        ConfusionMatrix(21, ignore_index=3)
+    for ignore in (300, -1):  # the advice, followed: that value is ignored, 255 is a class
+        cm = ConfusionMatrix(300, ignore_index=ignore)
+        cm.update(torch.tensor([255, 255, 4, 0]), torch.tensor([255, ignore, 4, 255]))
+        assert cm.mat.sum() == 3 and cm.mat[255, 255] == 1 and cm.mat[4, 4] == 1 and cm.mat[255, 0] == 1
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="num_classes must be an int >= 1"):
         ConfusionMatrix(0)

@@ -290,3 +290,14 @@ def test_plot_class_frequencies_and_iou():
     assert [bar.get_height() for bar in ax.patches] == pytest.approx([0.5, 0.0, 0.25])
     assert legend_texts(ax) == ["mIoU 0.375"]
     assert "n/a" in [t.get_text() for t in ax.texts]
+
+
+def test_nan_scores_are_refused_not_called_class_0():
+    """Issue 25's kind: a net whose weights went NaN would predict class 0 everywhere without a word."""
+    net = per_pixel_net()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(float("nan"))
+    for call in (predict, predict_full, lambda n, img: predict_full(n, img, crop_size=(32, 32), mode="tile")):
+        with pytest.raises(ValueError, match=r"scores are NaN or infinite: its weights are invalid.*load_checkpoint"):
+            call(net, random_image(32, 32))

@@ -3,6 +3,7 @@ hyper-parameters, the divergence advice works when followed, unwritable paths fa
 evaluate pads odd sizes, sanitize.cfg covers the throughput text; issue 14: autocast_dtype."""
 
 import configparser
+import copy
 import math
 import os
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from test_train import CPU, run_quiet, tiny_data, tiny_net
+from test_train import CPU, DEVICES, run_quiet, tiny_data, tiny_net
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
@@ -46,22 +47,30 @@ class CountingLoader:
 def test_diverged_run_keeps_a_finite_checkpoint_and_its_advice_works(tmp_path):
     data, path = tiny_data(), tmp_path / "ck.pt"
     net = tiny_net()
-    # lr=1000 survives epoch 1 and diverges in epoch 2 (the loss is summed over the batch)
-    with pytest.raises(TrainingDiverged, match="in epoch 2") as info:
+    # lr=1000 from the start: the loss explodes in epoch 1 (the loss is summed over the batch)
+    with pytest.raises(TrainingDiverged, match=r"exploded to .* in epoch 1") as info:
         run_quiet(net, data, None, None, torch.optim.SGD(net.parameters(), lr=1000.0), 3, CPU, checkpoint=path)
+    assert len(info.value.history) == 0 and not path.exists() and "a fresh net" in str(info.value)
+    # A good epoch at lr=0.05, then the rate raised to 5: epoch 2 explodes while its loss is still finite.
+    net = tiny_net()
+    trainer = torch.optim.SGD(net.parameters(), lr=0.05)
+    raise_rate = type("RaiseRate", (), {"on_epoch_end": lambda self, h: trainer.param_groups[0].update(lr=5.0)})()
+    with pytest.raises(TrainingDiverged, match="in epoch 2") as info:
+        run_quiet(net, data, None, None, trainer, 3, CPU, checkpoint=path, reporter=raise_rate)
     assert len(info.value.history) == 1
     message = str(info.value)
-    assert "Lower the learning rate (now lr=1000.0" in message and "resume=True" in message
+    assert "exploded to" in message and "Lower the learning rate (now lr=5.0" in message and "resume=True" in message
     assert f"fcnlib.load_checkpoint({str(path)!r}, net)" in message
     kept = tiny_net(seed=3)
     assert len(fcnlib.load_checkpoint(path, kept)) == 1  # the advice's reload, from the package top level
-    assert math.isfinite(mean_loss(kept, data))
-    # Follow the advice: a trainer with a lower learning rate and resume=True on the same net.
-    trainer = torch.optim.SGD(net.parameters(), lr=0.05)
-    history = run_quiet(net, data, None, None, trainer, 3, CPU, checkpoint=path, resume=True)
-    assert [e["epoch"] for e in history] == [1, 2, 3] and all(math.isfinite(e["loss"]) for e in history)
-    assert trainer.param_groups[0]["lr"] == 0.05  # not the 1000 saved in the checkpoint
-    assert all(torch.isfinite(p).all() for p in net.parameters())
+    epoch1 = info.value.history[0]["loss"]
+    assert mean_loss(kept, data) < 2 * epoch1  # epoch 1's weights, not the exploded ones
+    # Follow the advice: a trainer with a 10 times lower rate and resume=True on the same net.
+    trainer = torch.optim.SGD(net.parameters(), lr=0.5)
+    history = run_quiet(net, data, None, None, trainer, 4, CPU, checkpoint=path, resume=True)
+    assert [e["epoch"] for e in history] == [1, 2, 3, 4] and trainer.param_groups[0]["lr"] == 0.5
+    assert all(e["loss"] < epoch1 for e in history[1:])  # it trains: below the last good epoch's loss
+    assert mean_loss(net, data) < epoch1
 
 
 def test_finite_loss_with_nan_weights_is_not_saved(tmp_path):
@@ -229,3 +238,126 @@ def test_train_uses_a_grad_scaler_for_float16(monkeypatch):
     history = run_quiet(tiny_net(), tiny_data(), None, None, None, 1, CPU)
     assert len(scalers) == 1 and scalers[0].is_enabled() and scalers[0].get_scale() > 0
     assert math.isfinite(history[0]["loss"])
+
+
+# ----------------------------------------------------------------------------- issue 25: what diverged, and why
+def _with_nan_image(loader, index):
+    X, y = (t.clone() for t in loader.dataset.tensors)
+    X[index, 1, 2, 3] = float("nan")
+    return DataLoader(TensorDataset(X, y), batch_size=loader.batch_size)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_nan_images_are_named_instead_of_the_learning_rate(tmp_path, device):
+    data, path = tiny_data(), tmp_path / "ck.pt"
+    net = tiny_net()
+    with pytest.raises(TrainingDiverged, match="images from train_iter held NaN or infinite values in epoch 1"):
+        run_quiet(net, _with_nan_image(data, 0), None, None, None, 2, [device])
+    assert all(torch.isfinite(p).all() for p in net.parameters())  # the first batch is checked before its step
+    assert not path.exists()
+
+    class NanInEpoch2:  # the dataset's transform goes wrong in epoch 2 (batch 3)
+        def __init__(self):
+            self.epochs = 0
+
+        def __len__(self):
+            return len(data)
+
+        def __iter__(self):
+            self.epochs += 1
+            return iter(_with_nan_image(data, 20) if self.epochs == 2 else data)
+
+    net = tiny_net()
+    with pytest.raises(TrainingDiverged) as info:
+        run_quiet(
+            net, NanInEpoch2(), None, None, torch.optim.SGD(net.parameters(), lr=0.05), 3, [device], checkpoint=path
+        )
+    message = str(info.value)
+    assert "held NaN or infinite values in epoch 2" in message and "learning rate" not in message
+    assert "fix the data" in message and "resume=True" in message and len(info.value.history) == 1
+    # Follow the advice: fixed data, the same rate, resume=True.
+    history = run_quiet(
+        net, data, None, None, torch.optim.SGD(net.parameters(), lr=0.05), 3, [device], checkpoint=path, resume=True
+    )
+    assert len(history) == 3 and all(math.isfinite(e["loss"]) for e in history)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_nan_loss_from_bad_labels_names_the_labels(device):
+    """A loss that averages over labelled pixels divides by 0 on an image whose labels are all bad (7 of 3
+    classes; a GPU trains them as void and counts them): the labels are blamed, not the learning rate."""
+    X, y = (t.clone() for t in tiny_data().dataset.tensors)
+    y[9] = 7
+
+    def mean_over_labelled(out, labels):
+        pixel = F.cross_entropy(out, labels, ignore_index=255, reduction="none")
+        return pixel.sum((1, 2)) / (labels != 255).sum((1, 2))
+
+    data = DataLoader(TensorDataset(X, y), batch_size=8)
+    with pytest.raises((ValueError, TrainingDiverged), match=r"labels") as info:
+        run_quiet(tiny_net(), data, None, mean_over_labelled, None, 1, [device])
+    assert "learning rate" not in str(info.value) and ("[7]" in str(info.value) or "0..2" in str(info.value))
+
+
+def test_the_loss_must_give_one_value_per_image():
+    data = tiny_data()
+    per_pixel = nn.CrossEntropyLoss(ignore_index=255, reduction="none")  # [N, H, W]
+    with pytest.raises(ValueError, match=r"one value per image, shape \[N\] = \[8\].*got shape \[8, 8, 12\] \(one per"):
+        run_quiet(tiny_net(), data, None, per_pixel, None, 1, CPU)
+    with pytest.raises(ValueError, match=r"got shape \[\] \(one number: a mean over the batch"):
+        run_quiet(tiny_net(), data, None, nn.CrossEntropyLoss(ignore_index=255), None, 1, CPU)
+    with pytest.raises(ValueError, match=r"got shape \[8, 1\]"):
+        run_quiet(tiny_net(), data, None, lambda out, y: per_example_cross_entropy(out, y)[:, None], None, 1, CPU)
+    # The advice, followed: d2l's per-example mean (void pixels included, as in d2l's chapter), summed over the batch.
+    advised = lambda out, y: F.cross_entropy(out, y, ignore_index=255, reduction="none").mean((1, 2))  # noqa: E731
+    net, reference = tiny_net(), tiny_net()
+    run_quiet(net, data, None, advised, torch.optim.SGD(net.parameters(), lr=0.01), 1, CPU, channels_last=False)
+    trainer = torch.optim.SGD(reference.parameters(), lr=0.01)
+    reference.train()
+    for X, y in data:  # by hand: d2l's train_batch
+        trainer.zero_grad()
+        F.cross_entropy(reference(X), y, reduction="none").mean(1).mean(1).sum().backward()
+        trainer.step()
+    for a, b in zip(net.parameters(), reference.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_a_batch_of_one_with_small_crops_gets_a_hint():
+    torch.manual_seed(0)
+    X, y = torch.randn(3, 3, 32, 32), torch.randint(0, 3, (3, 32, 32))
+    net = fcnlib.fcn_resnet18(num_classes=3, weights=None)  # 32x32 crops: 1x1 after layer4
+    with pytest.raises(ValueError, match=r"batch of 1 image\(s\) of 32x32 pixels .*drop_last=True.*larger crops"):
+        run_quiet(net, DataLoader(TensorDataset(X, y), batch_size=2), None, None, None, 1, CPU)
+    history = run_quiet(net, DataLoader(TensorDataset(X, y), batch_size=2, drop_last=True), None, None, None, 1, CPU)
+    assert history[0]["examples"] == 2  # the advice, followed
+
+
+def test_a_one_shot_iterator_is_refused_before_training():
+    data = tiny_data()
+    net = tiny_net()
+    before = copy.deepcopy(net.state_dict())
+    with pytest.raises(
+        ValueError, match=r"train_iter is a one-shot iterator \(generator\).*pass a DataLoader or a list"
+    ):
+        run_quiet(net, (batch for batch in data), None, None, None, 2, CPU)
+    with pytest.raises(ValueError, match=r"test_iter is a one-shot iterator"):
+        run_quiet(net, data, iter(list(data)), None, None, 2, CPU)
+    assert all(torch.equal(a, b) for a, b in zip(before.values(), net.state_dict().values()))  # nothing trained
+    history = run_quiet(net, list(batch for batch in data), None, None, None, 2, CPU)  # the advice, followed
+    assert len(history) == 2 and history[1]["examples"] == 40
+    assert len(run_quiet(tiny_net(), (b for b in data), None, None, None, 1, CPU)) == 1  # one epoch: one pass
+    spent = (b for b in data)
+    fcnlib.evaluate(net, spent)
+    with pytest.raises(ValueError, match=r"data_iter yielded no batches in epoch 1: a one-shot iterator"):
+        fcnlib.evaluate(net, spent)
+
+
+def test_evaluate_refuses_nan_images_and_nan_scores():
+    data, net = tiny_data(n=16), tiny_net()
+    with pytest.raises(ValueError, match=r"1 images from data_iter hold NaN or infinite values: they cannot be"):
+        fcnlib.evaluate(net, _with_nan_image(data, 5))
+    with torch.no_grad():
+        net[0].weight[0, 0, 0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"scores are NaN or infinite for 16 images.*load_checkpoint"):
+        fcnlib.evaluate(net, data)

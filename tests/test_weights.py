@@ -8,6 +8,7 @@ import http.server
 import socket
 import threading
 import time
+import urllib.error
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,7 +120,7 @@ def test_readable_but_wrong_file_falls_back_for_auto(monkeypatch, tmp_path, obj,
 
 def test_weights_download_uses_the_bounded_downloader(monkeypatch):
     def stalled(url, part, **kwargs):
-        assert kwargs["deadline"] <= 1800 and kwargs["timeout"] <= 5
+        assert kwargs["deadline"] <= 1800 and kwargs["timeout"] <= 5 and kwargs["window"] <= 20
         raise DownloadError(f"{url} stalled: 12 bytes in the last 60 s")
 
     monkeypatch.setattr(fcnlib.weights, "download_file", stalled)
@@ -129,29 +130,16 @@ def test_weights_download_uses_the_bounded_downloader(monkeypatch):
 
 # ----------------------------------------------------------------------------- the shared downloader
 @contextmanager
-def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0) -> Iterator[str]:
-    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); yields its address.
-    A trickle stops after ``limit_s`` or when the block ends."""
+def _answering(answer) -> Iterator[str]:
+    """A server on 127.0.0.1 calling ``answer(handler, stop)`` for each GET; yields its address, then sets stop."""
     stop = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if rate is None:
-                self.wfile.write(payload)
+            try:
+                answer(self, stop)
+            except OSError:  # the client went away
                 return
-            start, sent = time.monotonic(), 0
-            while sent < len(payload) and time.monotonic() - start < limit_s and not stop.is_set():
-                step = max(1, int(rate / 20))
-                try:
-                    self.wfile.write(payload[sent : sent + step])
-                    self.wfile.flush()
-                except OSError:
-                    return
-                sent += step
-                time.sleep(0.05)
 
         def log_message(self, *args):
             pass
@@ -161,6 +149,28 @@ def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0) -> Iterator
             yield server.url("")
         finally:
             stop.set()
+
+
+def _serve(payload: bytes, rate: float | None, limit_s: float = 6.0):
+    """A server on 127.0.0.1 sending ``payload`` at ``rate`` bytes/s (None: at once); yields its address.
+    A trickle stops after ``limit_s`` or when the block ends."""
+
+    def answer(handler, stop):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        if rate is None:
+            handler.wfile.write(payload)
+            return
+        start, sent = time.monotonic(), 0
+        while sent < len(payload) and time.monotonic() - start < limit_s and not stop.is_set():
+            step = max(1, int(rate / 20))
+            handler.wfile.write(payload[sent : sent + step])
+            handler.wfile.flush()
+            sent += step
+            time.sleep(0.05)
+
+    return _answering(answer)
 
 
 def test_a_trickling_server_is_abandoned_by_the_stall_rule(tmp_path):
@@ -181,3 +191,104 @@ def test_the_overall_deadline_holds_even_above_the_minimum_rate(tmp_path):
     with _serve(b"x" * 1_000_000, rate=20_000) as url, pytest.raises(DownloadError, match="did not finish within 2 s"):
         download_file(f"{url}/big.bin", part, timeout=2, min_rate=1000, window=0.5, deadline=2.0, progress=False)
     assert 1.9 < time.monotonic() - start < 5
+
+
+# ----------------------------------------------------------------------------- issue 25: bounds that hold
+def _misbehaving(kind: str):
+    """A server that never finishes: ``"headers"`` trickles its header lines, ``"reconnect"`` sends 100 bytes of
+    each answer, waits, closes and does it again on every new request, ``"body"`` trickles 20 bytes/s."""
+
+    def answer(handler, stop):
+        if kind == "headers":
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        else:
+            handler.send_response(200)
+            handler.send_header("Content-Length", "1000000")
+            handler.end_headers()
+        if kind == "reconnect":
+            time.sleep(0.05)
+            handler.wfile.write(b"x" * 100)
+            return
+        while not stop.is_set():
+            handler.wfile.write(b"X-Slow: 1\r\n" if kind == "headers" else b"x")
+            handler.wfile.flush()
+            time.sleep(0.05)
+
+    return _answering(answer)
+
+
+def _bounded(call, limit_s: float):
+    """Run ``call`` in a thread; its exception (or None) and the seconds it took, failing if it runs past limit_s."""
+    outcome = {}
+
+    def run():
+        start = time.monotonic()
+        try:
+            call()
+        except BaseException as err:  # noqa: BLE001 - handed to the test
+            outcome["error"] = err
+        outcome["took"] = time.monotonic() - start
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    assert not thread.is_alive(), f"still waiting on the server after {limit_s} s: the bound does not hold"
+    return outcome.get("error"), outcome["took"]
+
+
+@pytest.mark.parametrize("kind", ["body", "headers", "reconnect"])
+def test_the_stall_window_bounds_every_kind_of_trickle(tmp_path, kind):
+    """Bytes keep arriving (so no read times out), far below min_rate: the download ends one window after it
+    started, whether the server trickles its body, its headers, or answers anew each time it is asked."""
+    part = tmp_path / "big.bin.part"
+    with _misbehaving(kind) as url:
+        err, took = _bounded(
+            lambda: download_file(
+                f"{url}/big.bin", part, timeout=2, retries=1000, min_rate=10_000, window=1.0, progress=False
+            ),
+            limit_s=10,
+        )
+    assert isinstance(err, DownloadError) and "stalled" in str(err) and "run again to resume" in str(err), err
+    assert 0.9 < took < 1.6, took
+
+
+def test_weights_auto_gives_up_on_a_trickling_server_within_its_bound(monkeypatch):
+    """fcn_resnet18(weights="auto") against a server trickling bytes: a random backbone after STALL_WINDOW_S
+    (20 s; 1 s here), not the 64 s a 60 s window plus a timeout allowed."""
+    assert fcnlib.weights.STALL_WINDOW_S <= 20
+    monkeypatch.setattr(fcnlib.weights, "STALL_WINDOW_S", 1.0)
+    with _misbehaving("body") as url:
+        monkeypatch.setenv("FCNLIB_RESNET18_URL", f"{url}/resnet18-f37072fd.pth")
+        with pytest.warns(UserWarning, match="stalled"):
+            err, took = _bounded(lambda: fcn_resnet18(weights="auto"), limit_s=10)
+    assert err is None and took < 2.5, (err, took)
+    part = imagenet_weights_path().with_name("resnet18-f37072fd.pth.part")
+    assert part.stat().st_size > 0  # kept for a resume
+
+
+def test_https_addresses_go_through_the_same_watched_connections(tmp_path):
+    with pytest.raises(urllib.error.URLError):
+        download_file(f"https://127.0.0.1:{_closed_port()}/x.bin", tmp_path / "x.part", timeout=2, progress=False)
+
+
+def test_a_resnet34_state_dict_is_not_taken_for_resnet18(monkeypatch, tmp_path):
+    """Without a hash in the file name only the contents can tell: ResNet-34 has ResNet-18's keys and shapes, and
+    more layers (layer1.2, ...)."""
+    torch.manual_seed(0)
+    monkeypatch.setenv("FCNLIB_RESNET18_URL", f"http://127.0.0.1:{_closed_port()}/resnet18.pth")
+    path = imagenet_weights_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), path)
+    with pytest.warns(UserWarning, match=r"layers ResNet-18 lacks \['layer1\.2\..*a deeper ResNet"):
+        net = fcn_resnet18(weights="auto")
+    assert "random backbone" in net.weights_source
+    with pytest.raises(RuntimeError, match=f"Delete {path}"):
+        fcn_resnet18(weights="imagenet")
+    state = _resnet18_state()  # the advice, followed: the right file in its place
+    torch.save(state, path)
+    net = fcn_resnet18(weights="imagenet")
+    assert torch.equal(net.layer3[1].conv1.weight, state["layer3.1.conv1.weight"])
+    head = dict(state, **{"fc.weight": torch.zeros(10, 512), "fc.bias": torch.zeros(10)})
+    torch.save(head, path)
+    with pytest.raises(RuntimeError, match=r"wrong shapes \['fc.weight'\]"):
+        fcn_resnet18(weights="imagenet")

@@ -7,6 +7,7 @@ as drawn), checked against PyTorch's own layers. Runs under ipywidgets 7.7 and 8
 
 from __future__ import annotations
 
+import base64
 import itertools
 
 import ipywidgets as widgets
@@ -402,20 +403,72 @@ def test_explorer_mimebundle_carries_the_widget_its_png_and_a_sentence():
     assert "application/vnd.jupyter.widget-view+json" not in bundle and "image/png" in bundle
 
 
-def test_displaying_an_explorer_publishes_the_bundle(monkeypatch):
-    """What IPython sends to the notebook (and nbclient stores) when an explorer ends a cell."""
+def test_displaying_an_explorer_publishes_the_widget_then_its_sentence_and_picture(monkeypatch):
+    """What IPython sends to the notebook (and nbclient stores) when an explorer ends a cell: three outputs."""
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.display import display
 
     e, other = W.bilinear_explorer(photo_size=8), W.checkerboard_explorer()  # built first: no shell to draw into
     shell = InteractiveShell.instance()
     published = []
-    monkeypatch.setattr(shell.display_pub, "publish", lambda data, metadata=None, **kw: published.append(data))
+    updates = []
+    monkeypatch.setattr(
+        shell.display_pub,
+        "publish",
+        lambda data, metadata=None, **kw: (updates if kw.get("update") else published).append(data),
+    )
     try:
         display(e)
         data, _ = shell.display_formatter.format(other)  # a cell's result: published by the explorer itself
+        first_png, shown = e.png, list(published)  # (outside a kernel the Output widget captures nothing)
+        e.set(factor=3)  # a redraw updates the static copy in place (its display id), for the saved notebook
     finally:
         InteractiveShell.clear_instance()
-    assert len(published) == 2 and data == {}
-    assert set(published[0]) == {"text/plain", "image/png", "application/vnd.jupyter.widget-view+json"}
-    assert published[0]["text/plain"].startswith("Bilinear kernel explorer: factor 2: 8x8 -> 16x16")
+    assert len(shown) == 6 and data == {}
+    widget, sentence, picture = shown[:3]
+    assert set(widget) == {"text/plain", "application/vnd.jupyter.widget-view+json"}
+    assert sentence["text/plain"].startswith("Bilinear kernel explorer: factor 2: 8x8 -> 16x16")
+    assert set(picture) == {"image/png", "text/plain"} and base64.b64decode(picture["image/png"]) == first_png
+    assert updates[-2:] == [{"text/plain": e.sentence()}, {**picture, "image/png": base64.b64encode(e.png).decode()}]
+    assert updates[-2]["text/plain"].startswith("Bilinear kernel explorer: factor 3: 8x8 -> 24x24")
+
+
+# What JupyterLab 4 shows of an output: the first mimetype it can render, in its rank order (rendermime's
+# standard factories; the widget renderer, rank 0, is not "safe", so untrusted outputs skip it).
+JUPYTERLAB_RANKS = ["application/vnd.jupyter.widget-view+json", "text/html", "image/png", "text/plain"]
+
+
+def _shown(outputs, trusted, widget_models):
+    """``[(mimetype, what is seen)]`` per output: a widget whose model is gone shows JupyterLab's error."""
+    seen = []
+    for data in outputs:
+        ranks = JUPYTERLAB_RANKS if trusted else JUPYTERLAB_RANKS[1:]
+        mime = next(m for m in ranks if m in data)
+        if mime.endswith("widget-view+json") and data[mime]["model_id"] not in widget_models:
+            seen.append((mime, "Error displaying widget: model not found"))
+        else:
+            seen.append((mime, data[mime] if mime.startswith("text/") else "picture"))
+    return seen
+
+
+def test_a_saved_and_reopened_notebook_shows_the_picture_and_the_sentence():
+    """jupyterlab#4127: a notebook run and saved in JupyterLab 4 is trusted; reopened, its widget output has no
+    model. The picture and its sentence are in outputs of their own, so they show in every case, once."""
+    e = W.transposed_conv_explorer()
+    outputs = W.Explorer.static_outputs(e)
+    for trusted in (True, False):  # reopened after saving (trusted), or opened from a download (not trusted)
+        seen = _shown(outputs, trusted, widget_models=set())
+        assert [s for s in seen if s[1] == "picture"] == [("image/png", "picture")], seen
+        assert ("text/plain", e.sentence()) in seen, seen
+    assert _shown(outputs, True, {e.model_id})[0] == ("application/vnd.jupyter.widget-view+json", "picture")
+    assert _shown([e._repr_mimebundle_()], True, set()) == [
+        ("application/vnd.jupyter.widget-view+json", "Error displaying widget: model not found")
+    ]  # what one bundle gave: no picture left
+
+
+def test_live_style_hides_the_static_copy_only_after_a_live_explorer():
+    assert "fcnlib-explorer" in W.LIVE_STYLE and "display: none" in W.LIVE_STYLE
+    e = W.checkerboard_explorer()
+    assert e.children[-1].value == W.LIVE_STYLE  # rendered with the widget, so gone when the widget is
+    e.close()
+    assert len(W.Explorer.static_outputs(e)) == 1  # closed: one bundle, picture included

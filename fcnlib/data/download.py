@@ -44,7 +44,9 @@ def voc_mirrors(mirrors: str | Sequence[str] | None = None) -> list[str]:
 
 
 def safe_extract(tar_path: str | Path, dest: str | Path, progress: bool = True) -> None:
-    """Extract ``tar_path`` into ``dest``, refusing (``ValueError``) any member that would land outside it."""
+    """Extract ``tar_path`` into ``dest``, refusing (``ValueError``) any member that would land outside it: each
+    member is checked before anything is written and again, just before it is written, through the links
+    extracted so far (a chain of links escapes a check of the names alone)."""
     from tqdm.auto import tqdm
 
     tar_path, dest = Path(tar_path), Path(dest)
@@ -64,17 +66,19 @@ def safe_extract(tar_path: str | Path, dest: str | Path, progress: bool = True) 
             return "a link that points outside the target folder"
         return None if link or member.isfile() or member.isdir() else "a device or other special file"
 
+    def check(member: tarfile.TarInfo) -> tarfile.TarInfo:
+        if (reason := unsafe(member)) is not None:
+            raise ValueError(
+                f"{tar_path} contains the member {member.name!r}, {reason}; refusing to extract it. The archive is damaged or not the VOC2012 archive: delete it and download it again."
+            )
+        return member
+
     try:
         with tarfile.open(tar_path) as tar:
-            members = tar.getmembers()
-            for member in members:
-                if (reason := unsafe(member)) is not None:
-                    raise ValueError(
-                        f"{tar_path} contains the member {member.name!r}, {reason}; refusing to extract it. The archive is damaged or not the VOC2012 archive: delete it and download it again."
-                    )
+            members = [check(member) for member in tar.getmembers()]  # before anything is written
             extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             for member in tqdm(members, desc=f"extracting {tar_path.name}", unit="file", disable=not progress):
-                tar.extract(member, dest, **extra)
+                tar.extract(check(member), dest, **extra)  # again: through the links extracted so far
     except tarfile.TarError as err:
         raise ValueError(f"{tar_path} is not a readable tar archive ({err}); delete it and download it again") from err
 

@@ -30,8 +30,16 @@ def _stats(x: Tensor, name: str) -> tuple[Tensor, Tensor]:
 
 def normalize_image(image: Tensor, out: Tensor | None = None) -> Tensor:
     """``uint8`` (or float in [0, 1]) RGB ``[3, H, W]``/``[N, 3, H, W]`` to float32 ``(x / 255 - mean) / std``
-    (ImageNet statistics); into ``out`` (float32, same shape) when given."""
+    (ImageNet statistics); into ``out`` (float32, same shape) when given. ``TypeError`` for other dtypes,
+    ``ValueError`` for floats outside [0, 1] (0..255 floats, or an image normalised already)."""
     mean, std = _stats(image, "normalize_image")
+    if image.dtype != torch.uint8 and not image.is_floating_point():
+        raise TypeError(f"normalize_image expects uint8 pixels 0..255 or floats in [0, 1], got {image.dtype}")
+    if image.is_floating_point() and image.numel():
+        lo, hi = (float(v) for v in image.aminmax())
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            hint = "pass image / 255" if lo >= 0 and hi <= 255 else "pass the uint8 image (normalised already?)"
+            raise ValueError(f"normalize_image expects floats in [0, 1], got {lo:.3g} to {hi:.3g}: {hint}")
     if out is None:
         out = torch.empty(image.shape, dtype=torch.float32, device=image.device)
     elif out.shape != image.shape or out.dtype != torch.float32:

@@ -187,3 +187,72 @@ def test_explorer_responds_in_the_browser(
     finally:
         page.close()
         _stop_kernels(lab)
+
+
+def _outputs(page):
+    """The first code cell's outputs: ``(mime type, visible, text, img src)`` each."""
+    return page.evaluate(
+        """(panel) => Array.from(document.querySelectorAll(panel + ' .jp-CodeCell .jp-Cell-outputArea > .jp-OutputArea-child')).map(c => {
+               const out = c.querySelector(':scope > .jp-OutputArea-output');
+               const img = c.querySelector(':scope > .jp-OutputArea-output > img, :scope > .jp-OutputArea-output img');
+               return [out ? out.getAttribute('data-mime-type') : null, c.offsetParent !== null,
+                       c.innerText, img ? img.getAttribute('src') : null];
+           })""",
+        PANEL,
+    )
+
+
+def test_a_saved_explorer_shows_its_picture_after_reopening(lab, browser, screenshots: Path):
+    """jupyterlab#4127: run an explorer, save (JupyterLab then trusts the notebook), reopen it with a new kernel:
+    the widget's model is gone ("model not found"), but its picture and sentence show, each once. While live,
+    only the widget's own picture shows."""
+    name = "explorer_reopen.ipynb"
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "explorer",
+        "metadata": {},
+        "outputs": [],
+        "source": "from fcnlib import widgets\nwidgets.checkerboard_explorer()",
+    }
+    notebook = {
+        "cells": [cell],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (lab.root / name).write_text(json.dumps(notebook))
+    page = browser.new_page()
+    try:
+        _run_all(page, lab, name)
+        explorer = page.locator(".fcnlib-explorer").first
+        explorer.wait_for(state="visible", timeout=60_000)
+        _wait_for(lambda: _explorer_state(explorer)[1], 60, "the explorer's figure")
+        live = _outputs(page)
+        assert [o[0] for o in live][1:] == ["text/plain", "image/png"], live
+        assert [o[1] for o in live] == [True, False, False], f"the static copy shows while live: {live}"
+        slider = explorer.locator(".widget-slider", has_text="kernel_size").first  # 3 -> 4: the copy follows
+        slider.locator(".noUi-handle, .ui-slider-handle").first.focus()
+        page.keyboard.press("ArrowRight")
+        _wait_for(lambda: "kernel 4" in _outputs(page)[1][2], UPDATE_TIMEOUT_S, "the static sentence to follow")
+        page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()  # File > Save, as a learner does
+        page.locator('.lm-Menu-item[data-command="docmanager:save"]').click()
+        saved = lambda: json.loads((lab.root / name).read_text())["cells"][0]["outputs"]  # noqa: E731
+        _wait_for(lambda: "kernel 4" in json.dumps(saved()[1:2]), 30, "the notebook to be saved")
+        page.screenshot(path=str(screenshots / "explorer_reopen_live.png"))
+    finally:
+        page.close()
+        _stop_kernels(lab)
+    page = browser.new_page()
+    try:
+        page.goto(lab.url(name).replace("/workspaces/", "/workspaces/again-"))
+        page.wait_for_selector(PANEL + " .jp-Cell", timeout=120_000)
+        _wait_for(lambda: "model not found" in page.inner_text(PANEL), 120, "JupyterLab to give up on the widget")
+        shown = _outputs(page)
+        page.screenshot(path=str(screenshots / "explorer_reopen_after.png"))
+        assert [o[1] for o in shown] == [True, True, True], shown
+        assert "Checkerboard artifacts explorer: transposed conv, kernel 4, stride 2" in shown[1][2]
+        assert shown[2][3] is not None and shown[2][3].startswith("data:image/png"), shown
+    finally:
+        page.close()
+        _stop_kernels(lab)
