@@ -191,3 +191,34 @@ def comparison_table(measured: Mapping[str, Mapping], paper: Mapping | None = No
             cells = [(f"{row[k]:.1f}" if k in row else "-").rjust(w) for (k, _), w in zip(columns, widths)]
             lines.append(f"{name} ({who})".ljust(name_width) + "  ".join(cells))
     return "\n".join(lines)
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"  # in a checkout of the repository
+RESULTS_URL = "https://raw.githubusercontent.com/{repository}/{branch}/benchmarks/results/{name}.json"
+
+
+def stored_result(name: str, cache: str | Path | None = None, timeout: float = 5.0) -> dict | None:
+    """The committed benchmark result ``benchmarks/results/<name>.json`` (what a chapter prints beside its own
+    smaller run): read from the checkout, else downloaded once from the repository (e.g. on Colab) into
+    ``cache`` (default: the data folder), else None when neither can be had (offline)."""
+    import json
+
+    from .data import default_root
+    from .profiles import BRANCH, REPOSITORY, offline_setting
+    from .weights import download_file
+
+    local = RESULTS / f"{name}.json"
+    cached = Path(cache or default_root() / "benchmarks") / f"{name}.json"
+    if not local.is_file() and not cached.is_file() and not offline_setting():
+        url = RESULTS_URL.format(repository=REPOSITORY, branch=BRANCH, name=name)
+        part = cached.with_suffix(".part")
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            download_file(url, part, timeout=timeout, retries=1, progress=False, window=timeout, deadline=4 * timeout)
+            part.replace(cached)
+        except OSError:  # offline, refused, not found, too slow: the chapter says it has no stored table
+            part.unlink(missing_ok=True)
+    for path in (local, cached):
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None

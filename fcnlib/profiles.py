@@ -11,6 +11,10 @@ from typing import Any
 
 import torch
 
+REPOSITORY = "fcn-notebooks/fcn-notebooks"
+"""GitHub owner/name of the course (tools/repo.py builds the Colab badges and install cells from it)."""
+BRANCH = "main"
+
 
 def _env(name: str, lower: bool = False) -> str:
     """``$FCNLIB_<name>``, stripped (and lower-cased), or '' when unset."""

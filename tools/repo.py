@@ -1,4 +1,4 @@
-"""Where the project lives. A fork changes REPOSITORY (and BRANCH) here and nowhere else:
+"""Where the project lives. A fork changes REPOSITORY (and BRANCH) in fcnlib/profiles.py and nowhere else:
 ``python -m tools.notebook_setup`` rewrites every notebook's Colab badge and install cell
 from these values, and a test checks that they agree."""
 
@@ -6,9 +6,7 @@ from __future__ import annotations
 
 __all__ = ["REPOSITORY", "BRANCH", "colab_url", "colab_badge_markdown", "colab_install_command", "site_url"]
 
-REPOSITORY = "fcn-notebooks/fcn-notebooks"
-"""GitHub owner/name of the project."""
-BRANCH = "main"
+from fcnlib.profiles import BRANCH, REPOSITORY  # the one place (fcnlib also needs it on Colab)
 
 
 def colab_url(notebook: str) -> str:
