@@ -22,7 +22,7 @@ def _text(ax, x, y, text, color, **kw):
     ax.text(x, y, text, ha="center", va="center", color="black" if color == _ON else "0.6", **kw)
 
 
-def _box(ax, x, y, bw, bh, text, color, fc="white", size=8):
+def _box(ax, x, y, bw, bh, text, color, fc="white", size=9):
     ax.add_patch(FancyBboxPatch((x - bw / 2, y - bh / 2), bw, bh, boxstyle="round,pad=0.03", ec=color, fc=fc, lw=1.5))
     _text(ax, x, y, text, color, fontsize=size)
 
@@ -43,14 +43,15 @@ def _draw_backbone(ax, h: int, w: int) -> dict[str, tuple[float, float]]:
     """The input and the stages in the top row, sized by resolution; returns where each stage's arrow starts."""
     y, xs, size_in = 5.4, [0.9, 2.55, 4.1, 5.7, 7.6, 9.5], 1.5
     _box(ax, xs[0], y, size_in, size_in, f"image\n3x{h}x{w}", _ON, fc="#eef3f8")
-    starts = {}
+    starts, widths = {}, [size_in]
     for x, (name, stride, ch) in zip(xs[1:], _BOXES, strict=True):
-        side = max(0.35, size_in * 4 / stride / 2.2 + 0.35)
-        _box(ax, x, y, side * 1.3, side, f"{name}\n1/{stride}", _ON, fc="#eef3f8", size=7.5)
+        side = max(0.6, size_in * 4 / stride / 2.2 + 0.35)
+        widths.append(max(0.95, side * 1.25))  # wide enough for 9-point text
+        _box(ax, x, y, widths[-1], side, f"{name}\n1/{stride}", _ON, fc="#eef3f8")
         ax.text(x, y - side / 2 - 0.18, f"{ch}x{h // stride}x{w // stride}", ha="center", va="top", fontsize=9)
         starts[name] = (x, y - side / 2 - 0.45)
-    for x0, x1 in zip(xs[:-1], xs[1:]):
-        _arrow(ax, x0 + 0.5, y, x1 - 0.4, y, _ON)
+    for x0, x1, w0, w1 in zip(xs[:-1], xs[1:], widths[:-1], widths[1:]):
+        _arrow(ax, x0 + w0 / 2 + 0.05, y, x1 - w1 / 2 - 0.05, y, _ON)
     return starts
 
 
@@ -61,7 +62,7 @@ def _draw_head(ax, variant: str, h: int, w: int, c: int, starts: dict[str, tuple
     for (name, stride, _), label in zip(_BOXES[:1:-1], ("final_conv", "score_layer3", "score_layer2"), strict=True):
         x, y0 = starts[name]
         _arrow(ax, x, y0, x, y_score + 0.32, color[stride])
-        _box(ax, x, y_score, 1.75, 0.6, f"{label} 1x1\n{c}x{h // stride}x{w // stride}", color[stride], size=7)
+        _box(ax, x, y_score, 1.8, 0.6, f"{label} 1x1\n{c}x{h // stride}x{w // stride}", color[stride])
     x32, x16, x8 = (starts[name][0] for name in ("layer4", "layer3", "layer2"))
     _plus(ax, x16, y_fuse, color[16])  # 32 -> 16: up_layer4, then the sum with score_layer3
     up4 = f"up_layer4 2x\n{c}x{h // 16}x{w // 16}"
@@ -72,9 +73,9 @@ def _draw_head(ax, variant: str, h: int, w: int, c: int, starts: dict[str, tuple
     _arrow(ax, x8, y_score - 0.32, x8, y_fuse + 0.23, color[8])
     stride = min(VARIANT_STRIDES[variant])
     x0, y0 = {32: (x32, y_score - 0.32), 16: (x16, y_fuse - 0.23), 8: (x8, y_fuse - 0.23)}[stride]
-    _box(ax, 1.6, y_out, 2.2, 0.6, f"FCN-{variant} scores\n{c}x{h}x{w}", _ON, fc="#fdf1e6", size=7.5)
+    _box(ax, 1.2, y_out, 1.7, 0.6, f"FCN-{variant} scores\n{c}x{h}x{w}", _ON, fc="#fdf1e6")
     ax.plot([x0, x0], [y0, y_out], color=_ON, lw=1.4)
-    _arrow(ax, x0 + 0.01, y_out, 2.72, y_out, _ON, f"transpose_conv {stride}x (bilinear init)", side=0.22)
+    _arrow(ax, x0 + 0.01, y_out, 2.12, y_out, _ON, f"transpose_conv {stride}x (bilinear init)", side=0.22)
 
 
 def plot_skip_architecture(variant: str = "8s", input_size: Any = (320, 480), num_classes: int = 21):
