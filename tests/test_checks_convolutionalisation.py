@@ -32,6 +32,12 @@ def test_cross_detector_too_low_and_too_high(capsys):
     checks.check_cross_detector(extra, CROSSES)
     out = capsys.readouterr().out
     assert out.startswith("Not quite: windows called 'cross': 6, on a real cross: 4 of 4.") and "too low" in out
+    assert out.endswith("other windows pass it as well, 2 overlapping a cross and 0 on noise alone.\n")
+    # (5, 6) overlaps the cross at (3, 4) in one pixel; (6, 7), (0, 12) and (21, 29) overlap none.
+    checks.check_cross_detector(CROSSES[1:] + [(5, 6), (6, 7), (0, 12), (21, 29)], CROSSES)
+    out = capsys.readouterr().out
+    assert out.startswith("Not quite: windows called 'cross': 7, on a real cross: 3 of 4.")
+    assert "too low: other windows pass it as well, 1 overlapping a cross and 3 on noise alone." in out
     checks.check_cross_detector([(17, 6)], CROSSES)
     out = capsys.readouterr().out
     assert out.startswith("Not quite: windows called 'cross': 1, on a real cross: 1 of 4.") and "too high" in out
@@ -102,7 +108,9 @@ def test_bilinear_upsampler_wrong_size_values_type_and_errors(capsys):
     checks.check_bilinear_upsampler(_upsampler(lambda f: 2 * f - f % 2, lambda f: f // 2, weight=lambda w: 2 * w))
     assert "other values" in capsys.readouterr().out
     checks.check_bilinear_upsampler(lambda f, c: "a layer")
-    assert capsys.readouterr().out.startswith("Not quite: bilinear_upsampler(2, 3) returned a str")
+    assert capsys.readouterr().out.startswith("Not quite: bilinear_upsampler(2, 3) returned an object of type str;")
+    checks.check_bilinear_upsampler(lambda f, c: nn.Upsample(scale_factor=f, mode="bilinear"))  # no transposed conv
+    assert capsys.readouterr().out.startswith("Not quite: bilinear_upsampler(2, 3) returned an object of type Upsample")
 
     def broken(factor, channels):
         raise RuntimeError("shape mismatch")
