@@ -33,11 +33,16 @@ def test_cross_detector_too_low_and_too_high(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Not quite: windows called 'cross': 6, on a real cross: 4 of 4.") and "too low" in out
     assert out.endswith("other windows pass it as well, 2 overlapping a cross and 0 on noise alone.\n")
-    # (5, 6) overlaps the cross at (3, 4) in one pixel; (6, 7), (0, 12) and (21, 29) overlap none.
-    checks.check_cross_detector(CROSSES[1:] + [(5, 6), (6, 7), (0, 12), (21, 29)], CROSSES)
+    # By hand, the cross at (3, 4) has its pixels at (3, 5), (4, 4), (4, 5), (4, 6) and (5, 5). Windows at offsets
+    # (2, 1), (-2, 1) and (1, -2) from it, top-left (5, 5), (1, 5) and (4, 2), contain (5, 5), (3, 5) and (4, 4).
+    # At the offsets (2, 2), (-2, -2) and (-2, 2), top-left (5, 6), (1, 2) and (1, 6), a window shares only a blank
+    # corner of the cross's 3x3 window: noise alone, like (6, 7), (0, 12) and (21, 29), which share nothing.
+    near = [(5, 5), (1, 5), (4, 2)]
+    noise = [(5, 6), (1, 2), (1, 6), (6, 7), (0, 12), (21, 29)]
+    checks.check_cross_detector(CROSSES[1:] + near + noise, CROSSES)
     out = capsys.readouterr().out
-    assert out.startswith("Not quite: windows called 'cross': 7, on a real cross: 3 of 4.")
-    assert "too low: other windows pass it as well, 1 overlapping a cross and 3 on noise alone." in out
+    assert out.startswith("Not quite: windows called 'cross': 12, on a real cross: 3 of 4.")
+    assert "too low: other windows pass it as well, 3 overlapping a cross and 6 on noise alone." in out
     checks.check_cross_detector([(17, 6)], CROSSES)
     out = capsys.readouterr().out
     assert out.startswith("Not quite: windows called 'cross': 1, on a real cross: 1 of 4.") and "too high" in out

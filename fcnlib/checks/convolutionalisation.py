@@ -40,10 +40,15 @@ MESSAGES["en"].update(
 )
 
 
+# The pixels of a plus-shaped cross in its 3x3 window, (row, col) from the window's top-left; the corners are blank.
+_CROSS_PIXELS = ((0, 1), (1, 0), (1, 1), (1, 2), (2, 1))
+
+
 def check_cross_detector(found: Sequence[Sequence[int]] | None, crosses: Sequence[Sequence[int]]) -> list:
-    """``found``: the ``(row, col)`` windows a detector called "cross" (None: not run yet); ``crosses``: where the
-    real crosses are (their 3x3 windows). Says whether exactly the crosses were found, else how many other windows
-    overlap a cross (within 2 rows and columns) and how many lie on noise alone; returns the crosses, sorted."""
+    """``found``: the top-left ``(row, col)`` of the 3x3 windows a detector called "cross" (None: not run yet);
+    ``crosses``: the top-left of the real plus-shaped crosses. Says whether exactly the crosses were found, else how
+    many other windows overlap a cross (contain one of its 5 pixels) and how many lie on noise alone (a window
+    that shares only a blank corner of a cross's 3x3 window counts as noise); returns the crosses, sorted."""
     real = sorted(tuple(int(v) for v in c) for c in crosses)
     if found is None:
         say("cross_detector.unsolved")
@@ -54,7 +59,10 @@ def check_cross_detector(found: Sequence[Sequence[int]] | None, crosses: Sequenc
         say("cross_detector.right", real=len(real))
     else:
         others = set(found) - set(real)
-        near = sum(any(abs(r - a) <= 2 and abs(c - b) <= 2 for a, b in real) for r, c in others)
+        near = sum(
+            any(0 <= a + i - r <= 2 and 0 <= b + j - c <= 2 for a, b in real for i, j in _CROSS_PIXELS)
+            for r, c in others
+        )
         key = "cross_detector.low" if others else "cross_detector.high"
         say(key, found=len(found), hits=hits, real=len(real), near=near, noise=len(others) - near)
     return real
