@@ -20,9 +20,10 @@ MULTIPLE = 32  # input heights and widths must be multiples of this (the FCN's b
 
 
 def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: int = 255) -> Tensor:
-    """The best int64 ``[H, W]`` a net of output stride ``stride`` can do: the argmax of each class's share of each
-    ``stride x stride`` block of int ``label [H, W]``, bilinearly upsampled (on the CPU, returned on the label's
-    device). ``ValueError`` for bad labels."""
+    """What a net of output stride ``stride`` predicts (int64 ``[H, W]``) if its coarse scores are exact block
+    shares: the argmax of each class's share of each ``stride x stride`` block of int ``label [H, W]``, bilinearly
+    upsampled (a yardstick, not a bound; computed on the CPU, returned on the label's device). ``ValueError`` for
+    bad labels."""
     if not isinstance(label, Tensor) or label.dim() != 2 or label.is_floating_point():
         got = tuple(label.shape) if isinstance(label, Tensor) else type(label).__name__
         raise ValueError(f"label must be an integer tensor [H, W], got {got}")

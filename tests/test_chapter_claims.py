@@ -22,6 +22,7 @@ WORKED = {
     "00": {"0.52"},  # exercise 2's solution: the k-means cluster's IoU, printed when the learner runs it
     "01": {"0.125", "0.375", "0.625", "0.875", "23.0"},  # tent taps 1 - |i - 3.5| / 4; 0.7 * 20 + 0.3 * 30
     "02": {"7.5"},  # 15 / 2, the halving that padding rounds up
+    "03": {"0.45"},  # the threshold solution: sqrt(9) x 0.15, the spread of a noise window's +1/-1 sum
     "06": {"3.0", "0.3"},  # differences of the paper's Table 2: 62.4 - 59.4 and 62.7 - 62.4
 }
 
