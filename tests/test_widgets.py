@@ -83,6 +83,10 @@ def test_bilinear_view_sizes_and_stripes():
     assert mismatched.ok and not mismatched.numbers["even"]
     assert "made for factor 2, used at stride 3" in mismatched.text and "stripes" in mismatched.text
     assert mismatched.numbers["output_size"] == (30, 36)
+    shifted = W.bilinear_view(2, 3, photo)  # made for factor 2 too: phases of 1, the peak half a pixel off
+    assert shifted.numbers["even"] and shifted.numbers["phase_sums"] == [1.0, 1.0] and "half" in shifted.text
+    brighter = W.bilinear_view(2, 6, photo)  # made for factor 3: phases of 1.5, 2.25 times as bright
+    assert brighter.numbers["phase_sums"] == pytest.approx([1.5, 1.5]) and "2.25 times as bright" in brighter.text
     impossible = W.bilinear_view(1, 2, photo)
     assert not impossible.ok and impossible.figure is None and "output_padding" in impossible.text
 

@@ -1,0 +1,76 @@
+"""Chapter 1's figures (fcnlib.viz.kernels): what they draw against independent references."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fcnlib
+from fcnlib import viz
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_tent_sum_is_the_interpolated_line():
+    fig = viz.plot_tent_sum([10, 20, 40], x=1.25)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    t, total = lines["sum of the tents"].get_data()
+    assert np.allclose(total, np.interp(t, [0, 1, 2], [10, 20, 40]))
+    assert lines["f(1.25) = 25"].get_ydata()[0] == 25  # by hand: 0.75 * 20 + 0.25 * 40
+    for bad in ([1.0], [1, 2, 3]):
+        with pytest.raises(ValueError, match="values needs at least 2|x must lie between 0 and 2"):
+            viz.plot_tent_sum(bad, x=3 if len(bad) == 3 else None)
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(4, 2), (5, 3), (5, 2), (6, 4), (1, 3)])
+def test_phase_bars_stack_to_a_scattered_row_of_ones(kernel_size, stride):
+    fig = viz.plot_phases([(kernel_size, stride)], inputs=4)
+    ax = fig.axes[0]
+    tops = {}
+    for bar in ax.patches:  # each bar: one tap of one input pixel, stacked on the taps below it
+        o = round(bar.get_x() + bar.get_width() / 2)
+        tops[o] = max(tops.get(o, 0.0), bar.get_y() + bar.get_height())
+    taps = fcnlib.bilinear_kernel(1, 1, kernel_size)[0, 0].diagonal().sqrt()
+    row = F.conv_transpose1d(torch.ones(1, 1, 4), taps[None, None], stride=stride)[0, 0]
+    drawn = torch.tensor([tops.get(o, 0.0) for o in range(row.numel())], dtype=row.dtype)
+    torch.testing.assert_close(drawn, row)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == stride + 1 and labels[-1] == "1: a flat image stays flat"
+
+
+def test_phase_legend_by_hand():
+    labels = [t.get_text() for t in viz.plot_phases([(5, 2)]).axes[0].get_legend().get_texts()]
+    assert labels[:2] == ["phase 0: 0.333 + 1 + 0.333 = 1.67", "phase 1: 0.667 + 0.667 = 1.33"]
+    with pytest.raises(ValueError, match="stride"):
+        viz.plot_phases([(4, 0)])
+
+
+def test_signed_difference_shows_the_sign_and_checks_shapes():
+    a, b = torch.zeros(3, 50, 60), torch.zeros(3, 50, 60)
+    a[:, 0, :] = -0.3  # a darker on the top row
+    a[:, 5, 5] = 0.6
+    fig = viz.plot_signed_difference(a, b, size=40, names=("x", "y"))
+    image = fig.axes[0].get_images()[0]
+    shown = image.get_array()
+    assert shown.shape == (40, 40) and shown[0, 3] == pytest.approx(-0.3) and shown[5, 5] == pytest.approx(0.6)
+    assert image.get_clim() == pytest.approx((-0.6, 0.6))  # symmetric: white is 0
+    assert fig.axes[1].get_ylabel() == "x - y\n(mean over channels)"
+    with pytest.raises(ValueError, match="one shape"):
+        viz.plot_signed_difference(a, b[:, :10])
+
+
+def test_value_grids_label_every_pixel_and_check_titles():
+    fig = viz.plot_value_grids([torch.tensor([[1.0, 2.5]]), torch.eye(3)], ["a", "b"])
+    texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+    assert texts[0] == ["1", "2.5"] and len(texts[1]) == 9
+    with pytest.raises(ValueError, match="one title per grid"):
+        viz.plot_value_grids([torch.eye(2)], ["a", "b"])
+    with pytest.raises(ValueError, match="2-D"):
+        viz.plot_value_grids([torch.ones(2, 2, 2)], ["a"])
