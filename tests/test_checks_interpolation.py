@@ -111,6 +111,9 @@ def test_kernel_for_stride_answers(capsys):
         ({3, 6, 8}, {3}),
         ([3, 4, 6, 8], [3, 4]),
         (np.array([3, 6, 8]), [3.0]),
+        ([3, 6, 8], 3),  # one size on its own, as a number
+        ([3, 6, 8], np.int64(3)),
+        ([3, 6, 8], torch.tensor(3)),
     ]:
         checks.check_kernel_for_stride(flat, bright)
         (line,) = said(capsys)
@@ -118,7 +121,14 @@ def test_kernel_for_stride_answers(capsys):
             line
             == "Right! At stride 2, kernel sizes [3, 6, 8] keep a flat image flat, and of those only [3] keep its brightness too."
         )
-    for flat, bright in [([3, 6], [3]), ([3, 6, 8], [3, 6, 8]), ("3, 6, 8", [3]), ([3, 6, 8], 3), ([3.5], [3])]:
+    for flat, bright in [
+        ([3, 6], [3]),
+        ([3, 6, 8], [3, 6, 8]),
+        ("3, 6, 8", [3]),
+        ([3, 6, 8], 6),
+        ([3, 6, 8], 3.5),
+        ([3.5], [3]),
+    ]:
         checks.check_kernel_for_stride(flat, bright)
         (line,) = said(capsys)
         assert line.startswith("Not quite: at stride 2, kernel sizes [3, 6, 8] keep a flat image flat and [3]")

@@ -24,6 +24,9 @@ def test_tent_sum_is_the_interpolated_line():
     t, total = lines["sum of the tents"].get_data()
     assert np.allclose(total, np.interp(t, [0, 1, 2], [10, 20, 40]))
     assert lines["f(1.25) = 25"].get_ydata()[0] == 25  # by hand: 0.75 * 20 + 0.25 * 40
+    assert "tents at 1.25: 15 + 10" in lines  # the two tents that reach 1.25, marked on them
+    dots = {line.get_color(): line.get_ydata()[0] for line in lines.values() if line.get_label().startswith("_")}
+    assert dots == {"C1": 15, "C2": 10}  # 0.75 x 20 on the tent of 20 (C1), 0.25 x 40 on the tent of 40 (C2)
     for bad in ([1.0], [1, 2, 3]):
         with pytest.raises(ValueError, match="values needs at least 2|x must lie between 0 and 2"):
             viz.plot_tent_sum(bad, x=3 if len(bad) == 3 else None)
@@ -42,7 +45,7 @@ def test_phase_bars_stack_to_a_scattered_row_of_ones(kernel_size, stride):
     drawn = torch.tensor([tops.get(o, 0.0) for o in range(row.numel())], dtype=row.dtype)
     torch.testing.assert_close(drawn, row)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert len(labels) == stride + 1 and labels[-1] == "1: a flat image stays flat"
+    assert len(labels) == stride + 1 and labels[-1] == "1: the input's value (flat and as bright)"
 
 
 def test_phase_legend_by_hand():
@@ -74,3 +77,20 @@ def test_value_grids_label_every_pixel_and_check_titles():
         viz.plot_value_grids([torch.eye(2)], ["a", "b"])
     with pytest.raises(ValueError, match="2-D"):
         viz.plot_value_grids([torch.ones(2, 2, 2)], ["a"])
+
+
+def test_tent_profile_legend_names_the_centre_the_tent_peaks_at():
+    ax = viz.plot_kernel_profile(4).axes[0]
+    tent = next(line for line in ax.get_lines() if line.get_label() == "tent 1 - |t - center|/f")
+    t, height = tent.get_data()
+    assert t[np.argmax(height)] == pytest.approx(1.5, abs=0.02)  # k=4: center = 2 - 0.5, between taps 1 and 2
+
+
+def test_side_by_side_outlines_boxes_around_the_given_pixels():
+    image = torch.zeros(3, 20, 30)
+    fig = viz.show_images_side_by_side([image, image], ["a", "b"], boxes=[None, (2, 5, 4, 6)])
+    assert len(fig.axes[0].patches) == 0
+    (box,) = fig.axes[1].patches  # rows 2..5 and columns 5..10: edges half a pixel outside their centres
+    assert (box.get_x(), box.get_y(), box.get_width(), box.get_height()) == (4.5, 1.5, 6, 4)
+    with pytest.raises(ValueError, match="1 boxes for 2 images"):
+        viz.show_images_side_by_side([image, image], boxes=[(0, 0, 1, 1)])

@@ -55,9 +55,13 @@ def _number(value: object) -> float | None:
 
 
 def _ints(value: object) -> set[int] | None:
-    """``value`` (a list, tuple, set, array or tensor of whole numbers) as a set of ints, or None if it is not one."""
+    """``value`` (a list, tuple, set, array or tensor of whole numbers, or one whole number) as a set of ints, or
+    None if it is not one."""
     if isinstance(value, (str, bytes, Mapping)):
         return None
+    number = _number(value) if getattr(value, "ndim", 0) == 0 else None  # one number: a set of one
+    if number is not None:
+        return {int(number)} if number.is_integer() else None
     numbers = _floats(list(value) if isinstance(value, (set, frozenset)) else value)
     if numbers is None or any(not float(v).is_integer() for v in numbers):
         return None

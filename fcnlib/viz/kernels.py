@@ -83,7 +83,7 @@ def draw_kernel_profile(ax: Axes, kernel_size: int, stride: int | None = None, l
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
     t = np.linspace(center - factor, center + factor, 200)
-    ax.plot(t, np.clip(1 - np.abs(t - center) / factor, 0, None), color="0.6", lw=1, label="tent 1 - |t|/f")
+    ax.plot(t, np.clip(1 - np.abs(t - center) / factor, 0, None), color="0.6", lw=1, label="tent 1 - |t - center|/f")
     markers, _, baseline = ax.stem(np.arange(kernel_size), row.numpy(), label=f"k={kernel_size} taps")
     markers.set_markersize(4)
     baseline.set_visible(False)  # the x axis is the baseline
@@ -184,22 +184,29 @@ def plot_resize_vs_transposed(kernel_size=3, stride=2, layers: int | Sequence[in
     return fig
 
 
-def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, axes=None) -> Figure:
-    """Images in a row, titled with their sizes, of one height or (``true_scale``) their relative pixel sizes.
-    ValueError for no images or a titles count that differs."""
+def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, axes=None, boxes=None) -> Figure:
+    """Images in a row, titled with their sizes, of one height or (``true_scale``) their relative pixel sizes;
+    ``boxes``: per image None or ``(top, left, height, width)`` in its pixels, outlined in red.
+    ValueError for no images or a titles or boxes count that differs."""
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image")
     arrays = [image_array(im) for im in images]
     titles = list(titles) if titles is not None else [""] * len(arrays)
     if len(titles) != len(arrays):
         raise ValueError(f"got {len(titles)} titles for {len(arrays)} images")
+    boxes = list(boxes) if boxes is not None else [None] * len(arrays)
+    if len(boxes) != len(arrays):
+        raise ValueError(f"got {len(boxes)} boxes for {len(arrays)} images: give None for an image without one")
     if axes is None:  # else drawn into the given axes: the caller's layout
         widths = [a.shape[1] / a.shape[0] * (a.shape[0] if true_scale else 1) for a in arrays]
         scale = height / (max(a.shape[0] for a in arrays) if true_scale else 1)
         figsize = (sum(widths) * scale + 0.3 * len(arrays), height + 0.5)
         axes = _new_axes(len(arrays), figsize, gridspec_kw={"width_ratios": widths})
-    for ax, arr, title in zip(axes, arrays, titles, strict=False):
+    for ax, arr, title, box in zip(axes, arrays, titles, boxes, strict=False):
         ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+        if box is not None:  # pixel (r, c) covers c - 0.5 to c + 0.5 on the image's axes
+            top, left, h, w = box
+            ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, edgecolor="red", lw=1.5))
         ax.set_title(f"{title} {arr.shape[0]}x{arr.shape[1]}".strip(), fontsize=10, y=1.0)
         ax.axis("off")
     return axes[0].figure
@@ -227,6 +234,11 @@ def plot_tent_sum(values: Sequence[float], x: float | None = None) -> Figure:
     ax.plot(range(n), values, "o", color="k", label="known values")
     if x is not None:
         y = float(np.interp(x, range(n), values))
+        parts = [(i, v * (1 - abs(x - i))) for i, v in enumerate(values) if abs(x - i) < 1]  # the tents reaching x
+        for i, height in parts:
+            ax.plot(x, height, "o", color=f"C{i % 10}", mec="k", zorder=3)
+        sum_text = " + ".join(_number(h) for _, h in parts)
+        ax.plot([], [], "o", color="0.7", mec="k", label=f"tents at {_number(x)}: {sum_text}")
         ax.plot(x, y, "*", color="red", markersize=13, label=f"f({_number(x)}) = {_number(y)}")
     ax.set(xlabel="position", ylabel="value", xticks=range(n))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -268,7 +280,7 @@ def draw_phases(ax: Axes, kernel_size: int, stride: int, inputs: int = 4) -> Non
         parts = " + ".join(f"{w:.3g}" for w in taps[r::stride]) or "no tap"
         total = f" = {sum(taps[r::stride]):.3g}" if len(taps[r::stride]) > 1 else ""
         handles.append(Patch(color=f"C{r % 10}", label=f"phase {r}: {parts}{total}"))
-    handles.append(ax.axhline(1, color="0.3", ls=":", lw=1.2, label="1: a flat image stays flat"))
+    handles.append(ax.axhline(1, color="0.3", ls=":", lw=1.2, label="1: the input's value (flat and as bright)"))
     factor = (kernel_size + 1) // 2
     ax.set_title(f"k={kernel_size} (made for factor {factor}) at stride {stride}, {inputs} input pixels of value 1")
     ax.set(xlabel="output position (no padding)", ylabel="value", ylim=(0, max(1.1, heights.max() * 1.08)))
