@@ -49,13 +49,43 @@ def test_linear_resize_unwritten_wrong_and_raising(capsys):
     assert checks.check_linear_resize(linear_resize_by_hand) == pytest.approx(RESIZED)
     assert said(capsys) == ["Not written yet: linear_resize_by_hand returns None. Fill it in and run this cell again."]
     unclamped = [float(np.interp((i + 0.5) / 3 - 0.5, range(4), [1, 2, 4, 3], left=0.0)) for i in range(12)]
-    for wrong in (lambda v, f: unclamped, lambda v, f: RESIZED[:-1], lambda v, f: "no", lambda v, f: [[1.0]] * 12):
-        checks.check_linear_resize(wrong)
-        (line,) = said(capsys)
-        assert line.startswith("Not quite: expected [1.0, 1.0, 1.333") and "Hint: clamp" in line
+    checks.check_linear_resize(lambda v, f: unclamped)
+    (line,) = said(capsys)
+    assert line.startswith("Not quite: expected [1.0, 1.0, 1.333") and "got [0.0, 1.0, 1.333" in line
+    assert "Hint: clamp" in line
+    checks.check_linear_resize(lambda v, f: RESIZED[:-1])
+    assert said(capsys) == [
+        "Not quite: <lambda> returned 11 numbers; it should return 12, one per output pixel "
+        "(len(values) * factor = 4 * 3)."
+    ]
     checks.check_linear_resize(lambda v, f: v[10])
     (line,) = said(capsys)
     assert line.startswith("Not quite: <lambda>([1.0, 2.0, 4.0, 3.0], 3) raised IndexError")
+
+
+def test_linear_resize_in_a_form_that_is_not_numbers(capsys):
+    """Right values in the wrong form (a generator, a map) or no list of numbers at all: the form is blamed and the
+    answer is shown as repr shows it, never the clamping hint."""
+
+    def as_generator(values, factor):
+        return (v for v in right_resize(values, factor))
+
+    forms = [
+        (as_generator, "<generator object"),
+        (lambda v, f: map(float, right_resize(v, f)), "<map object at"),
+        (lambda v, f: "no", "'no'"),
+        (lambda v, f: [[1.0]] * 12, "[[1.0], [1.0],"),
+        (lambda v, f: [str(x) for x in RESIZED], "['1', '1', '1.3333"),
+        (lambda v, f: torch.ones(12, 2), "tensor([[1., 1.], [1., 1.],"),  # repr's lines joined into one
+    ]
+    for resize, shown in forms:
+        checks.check_linear_resize(resize)
+        (line,) = said(capsys)
+        assert line.startswith(f"Not quite: {resize.__name__} returned {shown}"), line
+        assert "cannot be read as a flat list of numbers. Return a list of 12 floats" in line and "clamp" not in line
+    checks.check_linear_resize(lambda v, f: [str(i) for i in range(1000)])  # a long answer is cut, on one line
+    (line,) = said(capsys)
+    assert "['0', '1'," in line and " ..., which cannot" in line and len(line) < 400
 
 
 def test_tent_reference_is_the_hand_computed_taps_and_kernel():
@@ -82,10 +112,14 @@ def test_tent_answers(capsys):
         assert line.startswith("Right! bilinear_kernel(1, 1, 8) is made for factor 4")
     checks.check_tent({"factor": 4, "taps": [round(v, 2) for v in TAPS_8]})  # 0.12 for 0.125: within 0.01
     assert said(capsys)[0].startswith("Right!")
-    for answer in ({"factor": 8, "taps": TAPS_8}, {"factor": 4, "taps": TAPS_8[:4]}, {"factor": True, "taps": TAPS_8}):
+    for answer, shown in [
+        ({"factor": 8, "taps": TAPS_8}, "factor 8 and taps [0.125, 0.375,"),
+        ({"factor": 4, "taps": TAPS_8[:4]}, "factor 4 and taps [0.125, 0.375, 0.625, 0.875]."),
+        ({"factor": 4.5, "taps": np.array(TAPS_8)}, "factor 4.5 and taps array([0.125, 0.375,"),
+    ]:
         checks.check_tent(answer)
         (line,) = said(capsys)
-        assert line.startswith("Not quite: factor = (8 + 1) // 2 = 4")
+        assert line.startswith("Not quite: factor = (8 + 1) // 2 = 4") and f"you wrote {shown}" in line
     checks.check_tent({"factor": None, "taps": None})
     checks.check_tent({"factor": 4, "taps": None})
     checks.check_tent([4, TAPS_8])
@@ -95,6 +129,24 @@ def test_tent_answers(capsys):
         'Not quite: answer must be a dict like {"factor": 1, "taps": [...]}, got [4, [0.125, 0.375, 0.625, 0.875, '
         "0.875, 0.625, 0.375, 0.125]].",
     ]
+
+
+def test_tent_answers_in_a_form_that_is_not_numbers(capsys):
+    for factor, shown in [("4", "'4'"), (True, "True"), ([4], "[4]")]:
+        checks.check_tent({"factor": factor, "taps": TAPS_8})
+        assert said(capsys) == [
+            f"Not quite: answer['factor'] cannot be read as a number: you wrote {shown}. Write a whole number such "
+            "as 3 (no quotes, no brackets)."
+        ]
+    for taps, shown in [
+        ([str(v) for v in TAPS_8], "['0.125', '0.375',"),
+        (torch.tensor(TAPS_8)[None], "tensor([[0.1250, 0.3750,"),
+        ("0.125, 0.375", "'0.125, 0.375'"),
+    ]:
+        checks.check_tent({"factor": 4, "taps": taps})
+        (line,) = said(capsys)
+        assert line.startswith(f"Not quite: answer['taps'] cannot be read as a flat list of numbers: you wrote {shown}")
+        assert line.endswith("Write a list of 8 numbers such as [0.5, 1.0, ...], without quotes or nested brackets.")
 
 
 def test_kernel_for_stride_reference_by_hand_phase_sums():
@@ -121,17 +173,28 @@ def test_kernel_for_stride_answers(capsys):
             line
             == "Right! At stride 2, kernel sizes [3, 6, 8] keep a flat image flat, and of those only [3] keep its brightness too."
         )
-    for flat, bright in [
-        ([3, 6], [3]),
-        ([3, 6, 8], [3, 6, 8]),
-        ("3, 6, 8", [3]),
-        ([3, 6, 8], 6),
-        ([3, 6, 8], 3.5),
-        ([3.5], [3]),
+    for flat, bright, shown in [
+        ([3, 6], [3], "[3, 6] and [3]"),
+        ([3, 6, 8], [3, 6, 8], "[3, 6, 8] and [3, 6, 8]"),
+        ([3, 6, 8], 6, "[3, 6, 8] and 6"),
+        ((3, 6), np.array([3, 6]), "(3, 6) and array([3, 6])"),
     ]:
         checks.check_kernel_for_stride(flat, bright)
         (line,) = said(capsys)
         assert line.startswith("Not quite: at stride 2, kernel sizes [3, 6, 8] keep a flat image flat and [3]")
+        assert f"(you wrote {shown})" in line
+    for flat, bright, name, shown in [
+        ("3, 6, 8", [3], "keep_flat", "'3, 6, 8'"),
+        (["3", "6", "8"], ["3"], "keep_flat", "['3', '6', '8']"),
+        ([3, 6, 8], 3.5, "keep_brightness", "3.5"),
+        ([3.5], [3], "keep_flat", "[3.5]"),
+        ([3, 6, 8], {"size": 3}, "keep_brightness", "{'size': 3}"),
+    ]:
+        checks.check_kernel_for_stride(flat, bright)
+        assert said(capsys) == [
+            f"Not quite: {name} cannot be read as kernel sizes: you wrote {shown}. Write a list of whole numbers "
+            "such as [3, 5], without quotes."
+        ]
     checks.check_kernel_for_stride(None, None)
     checks.check_kernel_for_stride([3, 6, 8], None)
     assert said(capsys) == [

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from matplotlib.lines import Line2D
 
 import fcnlib
 from fcnlib import viz
@@ -24,9 +25,13 @@ def test_tent_sum_is_the_interpolated_line():
     t, total = lines["sum of the tents"].get_data()
     assert np.allclose(total, np.interp(t, [0, 1, 2], [10, 20, 40]))
     assert lines["f(1.25) = 25"].get_ydata()[0] == 25  # by hand: 0.75 * 20 + 0.25 * 40
-    assert "tents at 1.25: 15 + 10" in lines  # the two tents that reach 1.25, marked on them
     dots = {line.get_color(): line.get_ydata()[0] for line in lines.values() if line.get_label().startswith("_")}
     assert dots == {"C1": 15, "C2": 10}  # 0.75 x 20 on the tent of 20 (C1), 0.25 x 40 on the tent of 40 (C2)
+    legend = fig.axes[0].get_legend()
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert labels[-2:] == ["tents at 1.25: 15 + 10", "f(1.25) = 25"]  # the two tents that reach 1.25
+    markers = [(line.get_marker(), line.get_markerfacecolor()) for line in legend.findobj(Line2D)]
+    assert [m for m in markers if m[0] == "o"] == [("o", "k"), ("o", "C1"), ("o", "C2")]  # the dots' own colours
     for bad in ([1.0], [1, 2, 3]):
         with pytest.raises(ValueError, match="values needs at least 2|x must lie between 0 and 2"):
             viz.plot_tent_sum(bad, x=3 if len(bad) == 3 else None)
@@ -46,11 +51,18 @@ def test_phase_bars_stack_to_a_scattered_row_of_ones(kernel_size, stride):
     torch.testing.assert_close(drawn, row)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(labels) == stride + 1 and labels[-1] == "1: the input's value (flat and as bright)"
+    texts = [t.get_text() for t in ax.texts]  # taps of 0.2 or more, two decimals, where up to 16 bars leave room
+    expected = [f"{w + 1e-9:.2f}".rstrip("0").rstrip(".") for w in taps.tolist() if w >= 0.2] * 4
+    assert sorted(texts) == (sorted(expected) if row.numel() <= 16 else [])
 
 
-def test_phase_legend_by_hand():
-    labels = [t.get_text() for t in viz.plot_phases([(5, 2)]).axes[0].get_legend().get_texts()]
+def test_phase_legend_and_bar_labels_by_hand():
+    ax = viz.plot_phases([(5, 2)]).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[:2] == ["phase 0: 0.333 + 1 + 0.333 = 1.67", "phase 1: 0.667 + 0.667 = 1.33"]
+    assert sorted({t.get_text() for t in ax.texts}) == ["0.33", "0.67", "1"]  # 1/3, 2/3 and 1, rounded half up
+    assert all(t.get_path_effects() for t in ax.texts)  # outlined: the dotted line at 1 never crosses the digits
+    assert {t.get_text() for t in viz.plot_phases([(8, 2)]).axes[0].texts} == {"0.38", "0.63", "0.88"}  # 3/8 ...
     with pytest.raises(ValueError, match="stride"):
         viz.plot_phases([(4, 0)])
 
@@ -81,7 +93,7 @@ def test_value_grids_label_every_pixel_and_check_titles():
 
 def test_tent_profile_legend_names_the_centre_the_tent_peaks_at():
     ax = viz.plot_kernel_profile(4).axes[0]
-    tent = next(line for line in ax.get_lines() if line.get_label() == "tent 1 - |t - center|/f")
+    tent = next(line for line in ax.get_lines() if line.get_label() == "tent 1 - |x - center|/f")
     t, height = tent.get_data()
     assert t[np.argmax(height)] == pytest.approx(1.5, abs=0.02)  # k=4: center = 2 - 0.5, between taps 1 and 2
 

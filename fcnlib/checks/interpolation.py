@@ -17,15 +17,25 @@ MESSAGES["en"].update(
     {
         "linear_resize.unwritten": "Not written yet: {name} returns None. Fill it in and run this cell again.",
         "linear_resize.raised": "Not quite: {name}({signal}, {factor}) raised {error}. Return a list of numbers.",
+        "linear_resize.form": "Not quite: {name} returned {got}, which cannot be read as a flat list of numbers. "
+        "Return a list of {m} floats (list(...) turns a generator or a map into one).",
+        "linear_resize.length": "Not quite: {name} returned {n} numbers; it should return {m}, one per output "
+        "pixel (len(values) * factor = {size} * {factor}).",
         "linear_resize.right": "Right! {n} values -> {m}: {values}",
         "linear_resize.wrong": "Not quite: expected {expected}, got {got}. Hint: clamp the position with "
         "min(max(x, 0.0), len(values) - 1) before interpolating.",
         "tent.unwritten": "Not written yet: answer[{missing!r}] is still None.",
-        "tent.form": 'Not quite: answer must be a dict like {{"factor": 1, "taps": [...]}}, got {got!r}.',
+        "tent.form": 'Not quite: answer must be a dict like {{"factor": 1, "taps": [...]}}, got {got}.',
+        "tent.form_factor": "Not quite: answer['factor'] cannot be read as a number: you wrote {got}. Write a whole "
+        "number such as 3 (no quotes, no brackets).",
+        "tent.form_taps": "Not quite: answer['taps'] cannot be read as a flat list of numbers: you wrote {got}. "
+        "Write a list of {k} numbers such as [0.5, 1.0, ...], without quotes or nested brackets.",
         "tent.right": "Right! bilinear_kernel(1, 1, {k}) is made for factor {factor}; its taps are {taps}.",
         "tent.wrong": "Not quite: factor = ({k} + 1) // 2 = {factor} and the taps 1 - |i - center| / factor are "
         "{taps}; you wrote factor {got_factor} and taps {got_taps}.",
         "kernel_stride.unwritten": "Not written yet: set {missing} to a list of kernel sizes.",
+        "kernel_stride.form": "Not quite: {name} cannot be read as kernel sizes: you wrote {got}. Write a list of "
+        "whole numbers such as [3, 5], without quotes.",
         "kernel_stride.right": "Right! At stride {stride}, kernel sizes {flat} keep a flat image flat, and of those "
         "only {bright} keep its brightness too.",
         "kernel_stride.wrong": "Not quite: at stride {stride}, kernel sizes {flat} keep a flat image flat and {bright} "
@@ -33,6 +43,12 @@ MESSAGES["en"].update(
         "phase sums of 1 keep its brightness.",
     }
 )
+
+
+def _shown(value: object, limit: int = 160) -> str:
+    """What the learner wrote, as ``repr`` shows it, on one line (cut to about ``limit`` characters)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 def _floats(value: object) -> list[float] | None:
@@ -84,11 +100,14 @@ def check_linear_resize(resize: Callable, signal: Sequence[float] = (1.0, 2.0, 4
         return reference
     got = _floats(answer)
     rounded = [round(v, 3) for v in reference]
-    if got is not None and len(got) == len(reference) and all(abs(a - b) < 1e-6 for a, b in zip(got, reference)):
+    if got is None:
+        say("linear_resize.form", name=name, got=_shown(answer), m=len(reference))
+    elif len(got) != len(reference):
+        say("linear_resize.length", name=name, n=len(got), m=len(reference), size=len(signal), factor=factor)
+    elif all(abs(a - b) < 1e-6 for a, b in zip(got, reference)):
         say("linear_resize.right", n=len(signal), m=len(reference), values=rounded)
     else:
-        shown = [round(v, 3) for v in got] if got is not None else answer
-        say("linear_resize.wrong", expected=rounded, got=shown)
+        say("linear_resize.wrong", expected=rounded, got=_shown([round(v, 3) for v in got]))
     return reference
 
 
@@ -114,21 +133,26 @@ def check_tent(answer: Mapping, kernel_size: int = 8) -> dict:
     factor = factors[0]
     truth = {"factor": factor, "taps": _interpolation_taps(factor)}
     if not isinstance(answer, Mapping):
-        say("tent.form", got=answer)
+        say("tent.form", got=_shown(answer))
         return truth
     missing = [key for key in truth if answer.get(key) is None]
     if missing:
         say("tent.unwritten", missing=missing[0])
         return truth
-    got_factor, got_taps = answer["factor"], _floats(answer["taps"])
-    right_factor = _number(got_factor) == factor
-    right_taps = got_taps is not None and len(got_taps) == kernel_size
-    right_taps = right_taps and all(abs(a - b) < 0.01 for a, b in zip(got_taps, truth["taps"]))
+    got_factor, got_taps = _number(answer["factor"]), _floats(answer["taps"])
+    if got_factor is None:
+        say("tent.form_factor", got=_shown(answer["factor"]))
+        return truth
+    if got_taps is None:
+        say("tent.form_taps", got=_shown(answer["taps"]), k=kernel_size)
+        return truth
+    right_taps = len(got_taps) == kernel_size and all(abs(a - b) < 0.01 for a, b in zip(got_taps, truth["taps"]))
     taps = [round(v, 4) for v in truth["taps"]]
-    if right_factor and right_taps:
+    if got_factor == factor and right_taps:
         say("tent.right", k=kernel_size, factor=factor, taps=taps)
     else:
-        say("tent.wrong", k=kernel_size, factor=factor, taps=taps, got_factor=got_factor, got_taps=answer["taps"])
+        shown = {"got_factor": _shown(answer["factor"]), "got_taps": _shown(answer["taps"])}
+        say("tent.wrong", k=kernel_size, factor=factor, taps=taps, **shown)
     return truth
 
 
@@ -151,11 +175,15 @@ def check_kernel_for_stride(
     if missing:
         say("kernel_stride.unwritten", missing=" and ".join(missing))
         return truth
+    got = {name: _ints(value) for name, value in answers.items()}
+    unreadable = [name for name, value in got.items() if value is None]
+    if unreadable:
+        say("kernel_stride.form", name=unreadable[0], got=_shown(answers[unreadable[0]]))
+        return truth
     matching = upsampling_params(stride)[0]
-    got = [_ints(keep_flat), _ints(keep_brightness)]
-    right = all(g is not None and g - {matching} == set(truth[name]) for g, name in zip(got, ("flat", "bright")))
-    if right:
+    if all(g - {matching} == set(truth[name]) for g, name in zip(got.values(), ("flat", "bright"))):
         say("kernel_stride.right", stride=stride, **truth)
     else:
-        say("kernel_stride.wrong", stride=stride, **truth, got_flat=keep_flat, got_bright=keep_brightness)
+        shown = {"got_flat": _shown(keep_flat), "got_bright": _shown(keep_brightness)}
+        say("kernel_stride.wrong", stride=stride, **truth, **shown)
     return truth

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.patches import Patch, Rectangle
 from torch import Tensor
 
@@ -83,7 +85,7 @@ def draw_kernel_profile(ax: Axes, kernel_size: int, stride: int | None = None, l
     factor = (kernel_size + 1) // 2
     center = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
     t = np.linspace(center - factor, center + factor, 200)
-    ax.plot(t, np.clip(1 - np.abs(t - center) / factor, 0, None), color="0.6", lw=1, label="tent 1 - |t - center|/f")
+    ax.plot(t, np.clip(1 - np.abs(t - center) / factor, 0, None), color="0.6", lw=1, label="tent 1 - |x - center|/f")
     markers, _, baseline = ax.stem(np.arange(kernel_size), row.numpy(), label=f"k={kernel_size} taps")
     markers.set_markersize(4)
     baseline.set_visible(False)  # the x axis is the baseline
@@ -235,13 +237,15 @@ def plot_tent_sum(values: Sequence[float], x: float | None = None) -> Figure:
     if x is not None:
         y = float(np.interp(x, range(n), values))
         parts = [(i, v * (1 - abs(x - i))) for i, v in enumerate(values) if abs(x - i) < 1]  # the tents reaching x
-        for i, height in parts:
-            ax.plot(x, height, "o", color=f"C{i % 10}", mec="k", zorder=3)
+        dots = tuple(ax.plot(x, h, "o", color=f"C{i % 10}", mec="k", zorder=3)[0] for i, h in parts)
         sum_text = " + ".join(_number(h) for _, h in parts)
-        ax.plot([], [], "o", color="0.7", mec="k", label=f"tents at {_number(x)}: {sum_text}")
         ax.plot(x, y, "*", color="red", markersize=13, label=f"f({_number(x)}) = {_number(y)}")
+    handles, labels = ax.get_legend_handles_labels()
+    if x is not None:  # one legend entry for the dots, in the tents' colours and in the order of the sum
+        handles.insert(-1, dots)
+        labels.insert(-1, f"tents at {_number(x)}: {sum_text}")
     ax.set(xlabel="position", ylabel="value", xticks=range(n))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), handler_map={tuple: HandlerTuple(None)})
     return ax.figure
 
 
@@ -262,7 +266,8 @@ def plot_value_grids(grids: Sequence[Tensor], titles: Sequence[str], vmin=None, 
 
 def draw_phases(ax: Axes, kernel_size: int, stride: int, inputs: int = 4) -> None:
     """``inputs`` input pixels of value 1 scattered by the bilinear tent of ``kernel_size`` at ``stride``, no padding:
-    a bar per output position stacking the taps that land on it, coloured by its phase (position mod ``stride``)."""
+    a bar per output position stacking the taps that land on it, coloured by its phase (position mod ``stride``),
+    taps of 0.2 or more labelled with two decimals up to 16 bars; the legend gives each phase's taps and sum."""
     for name, value in (("kernel_size", kernel_size), ("stride", stride), ("inputs", inputs)):
         check_int(value, name, 1)
     taps = bilinear_kernel(1, 1, kernel_size)[0, 0].diagonal().sqrt().tolist()  # k[i, j] = t[i] * t[j]
@@ -272,8 +277,10 @@ def draw_phases(ax: Axes, kernel_size: int, stride: int, inputs: int = 4) -> Non
         colors = [f"C{o % stride % 10}" for o in where]
         ax.bar(where, taps, bottom=heights[where], width=0.9, color=colors, edgecolor="white", lw=1.5)
         for o, w in zip(where, taps, strict=True):
-            if w >= 0.2:
-                ax.text(o, heights[o] + w / 2, f"{w:.3g}", ha="center", va="center", fontsize=9)
+            if w >= 0.2 and len(heights) <= 16:  # two decimals fit up to 16 bars; the outline keeps the line off
+                halo = [patheffects.withStroke(linewidth=3, foreground=f"C{o % stride % 10}")]
+                label = f"{w + 1e-9:.2f}".rstrip("0").rstrip(".")
+                ax.text(o, heights[o] + w / 2, label, ha="center", va="center", fontsize=9, path_effects=halo)
         heights[where] += taps
     handles = []  # the legend: each phase's taps and their sum
     for r in range(stride):
