@@ -82,9 +82,9 @@ def test_signed_difference_shows_the_sign_and_checks_shapes():
 
 
 def test_value_grids_label_every_pixel_and_check_titles():
-    fig = viz.plot_value_grids([torch.tensor([[1.0, 2.5]]), torch.eye(3)], ["a", "b"])
+    fig = viz.plot_value_grids([torch.tensor([[1.0, 2.5, 4.625, 1.8125]]), torch.eye(3)], ["a", "b"])
     texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
-    assert texts[0] == ["1", "2.5"] and len(texts[1]) == 9
+    assert texts[0] == ["1", "2.5", "4.625", "1.8125"] and len(texts[1]) == 9  # exact, not rounded half to even
     with pytest.raises(ValueError, match="one title per grid"):
         viz.plot_value_grids([torch.eye(2)], ["a", "b"])
     with pytest.raises(ValueError, match="2-D"):

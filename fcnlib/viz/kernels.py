@@ -27,13 +27,15 @@ def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> np.ndarray:
     return plt.subplots(1, ncols, figsize=figsize, squeeze=False, layout="tight", **kw)[1][0]
 
 
-def _number(v: float) -> str:
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}".rstrip("0")
+def _number(v: float, decimals: int = 2) -> str:
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.{decimals}f}".rstrip("0")
 
 
-def draw_grid(ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vmax=None, annotate=None, outline=None):
-    """A 2-D tensor as pixels with thin lines between them and, up to 144 (or ``annotate``), their values; the
-    pixels where the boolean ``outline`` is true outlined in red."""
+def draw_grid(
+    ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vmax=None, annotate=None, outline=None, decimals=2
+):
+    """A 2-D tensor as pixels with thin lines between them and, up to 144 (or ``annotate``), their values (to
+    ``decimals``); the pixels where the boolean ``outline`` is true outlined in red."""
     arr = values.detach().float().cpu().numpy()
     image = ax.imshow(arr, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     h, w = arr.shape
@@ -45,7 +47,7 @@ def draw_grid(ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vma
         light = image.cmap(image.norm(arr))[..., :3] @ np.array([0.299, 0.587, 0.114]) > 0.5
         for (i, j), v in np.ndenumerate(arr):
             color = "black" if light[i, j] else "white"
-            ax.text(j, i, _number(v), ha="center", va="center", fontsize=9, color=color)
+            ax.text(j, i, _number(v, decimals), ha="center", va="center", fontsize=9, color=color)
     if outline is not None and outline.any():
         rects = [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in torch.nonzero(outline).tolist()]
         ax.add_collection(PatchCollection(rects, facecolor="none", edgecolor="red", linewidth=1.5))
@@ -250,7 +252,7 @@ def plot_tent_sum(values: Sequence[float], x: float | None = None) -> Figure:
 
 
 def plot_value_grids(grids: Sequence[Tensor], titles: Sequence[str], vmin=None, vmax=None, cmap="viridis") -> Figure:
-    """2-D tensors side by side at one pixel size, each pixel labelled with its value (:func:`draw_grid`).
+    """2-D tensors side by side at one pixel size, each pixel labelled with its value to 4 decimals (:func:`draw_grid`).
     ValueError for no grids, a titles count that differs or a grid that is not 2-D."""
     if len(grids) == 0 or len(grids) != len(titles):
         raise ValueError(f"pass one title per grid, got {len(grids)} grids and {len(titles)} titles")
@@ -260,7 +262,7 @@ def plot_value_grids(grids: Sequence[Tensor], titles: Sequence[str], vmin=None, 
     size = (0.75 * sum(widths) + 0.4 * len(grids), 0.75 * max(g.shape[0] for g in grids) + 0.9)
     axes = _new_axes(len(grids), size, gridspec_kw={"width_ratios": widths})
     for ax, grid, title in zip(axes, grids, titles, strict=True):
-        draw_grid(ax, grid, title, cmap, vmin, vmax, annotate=True)
+        draw_grid(ax, grid, title, cmap, vmin, vmax, annotate=True, decimals=4)
     return axes[0].figure
 
 
