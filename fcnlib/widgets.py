@@ -193,7 +193,9 @@ def bilinear_view(factor: int, kernel_size: int, photo: Tensor | None = None) ->
     else:
         lines[2] += f"the taps per output pixel add up to {lo:.2f} to {hi:.2f} per axis, so the picture gets stripes"
     axes = _axes((11.5, 3.0), 4, bottom=0.16, wspace=0.25, gridspec_kw={"width_ratios": [1, 1.2, 1, 1]})
-    kernels.draw_grid(axes[0], kernel, title=f"{kernel_size}x{kernel_size} kernel", annotate=kernel_size <= 5)
+    places, title = (4 if kernel_size <= 4 else 2), f"{kernel_size}x{kernel_size} kernel"  # k <= 4: exact
+    title = kernels.rounded_title(title, kernel, places) if kernel_size <= 5 else title  # values shown up to 5
+    kernels.draw_grid(axes[0], kernel, title=title, annotate=kernel_size <= 5, decimals=places)
     kernels.draw_kernel_profile(axes[1], kernel_size, stride=stride)
     kernels.show_images_side_by_side([photo, up], ["input", f"x{factor}"], axes=axes[2:])
     numbers = dict(stride=stride, padding=padding, output_padding=output_padding, even=even, input_size=(h, w))

@@ -91,6 +91,18 @@ def test_bilinear_view_sizes_and_stripes():
     assert not impossible.ok and impossible.figure is None and "output_padding" in impossible.text
 
 
+def test_kernel_labels_say_when_they_are_rounded(close_figures):
+    from fcnlib import viz
+
+    ax = W.bilinear_view(2, 4, torch.rand(3, 8, 8)).figure.axes[0]  # 1/16, 3/16, 9/16: exact to 4 decimals
+    assert ax.get_title() == "4x4 kernel" and {t.get_text() for t in ax.texts} == {"0.0625", "0.1875", "0.5625"}
+    ax = W.bilinear_view(3, 5, torch.rand(3, 8, 8)).figure.axes[0]  # 1/9, 2/9, ...: rounded to 2
+    assert ax.get_title() == "5x5 kernel (rounded)" and "0.11" in {t.get_text() for t in ax.texts}
+    assert W.bilinear_view(2, 3, torch.rand(3, 8, 8)).figure.axes[0].get_title() == "3x3 kernel"  # 1/4, 1/2, 1
+    assert viz.plot_kernel(8).axes[0].get_title() == "8x8 kernel: heat map (rounded)"  # 0.765625 shown as 0.77
+    assert viz.plot_kernel(3).axes[0].get_title() == "3x3 kernel: heat map"
+
+
 def test_checkerboard_view_numbers():
     for k, s, layers, method in [
         (3, 2, 2, "transposed"),

@@ -31,6 +31,12 @@ def _number(v: float, decimals: int = 2) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.{decimals}f}".rstrip("0")
 
 
+def rounded_title(title: str, values: Tensor, decimals: int = 2) -> str:
+    """``title`` plus " (rounded)" where ``draw_grid``'s labels (to ``decimals``) round some of ``values``."""
+    exact = torch.allclose(values, (values * 10**decimals).round() / 10**decimals, rtol=0, atol=1e-6)
+    return title if exact else f"{title} (rounded)"
+
+
 def draw_grid(
     ax: Axes, values: Tensor, title="", cmap="viridis", vmin=None, vmax=None, annotate=None, outline=None, decimals=2
 ):
@@ -72,7 +78,8 @@ def plot_kernel(kernel: int | Tensor, title: str | None = None, surface: bool = 
     k = (kernel[0, 0] if kernel.dim() == 4 else kernel).detach().float()
     title = title or f"{k.shape[0]}x{k.shape[1]} kernel"
     fig = plt.figure(figsize=(8.5 if surface else 4.2, 3.8), layout="tight")
-    draw_grid(fig.add_subplot(1, 2 if surface else 1, 1), k, title=f"{title}: heat map", annotate=k.numel() <= 64)
+    heat = rounded_title(f"{title}: heat map", k) if k.numel() <= 64 else f"{title}: heat map"
+    draw_grid(fig.add_subplot(1, 2 if surface else 1, 1), k, title=heat, annotate=k.numel() <= 64)
     if surface:
         ax3 = fig.add_subplot(1, 2, 2, projection="3d")
         yy, xx = np.meshgrid(np.arange(k.shape[0]), np.arange(k.shape[1]), indexing="ij")
