@@ -203,8 +203,9 @@ def bilinear_view(factor: int, kernel_size: int, photo: Tensor | None = None) ->
 
 
 def bilinear_explorer(photo_size: int = 32) -> Explorer:
-    """Factor and kernel-size sliders on a ``photo_size`` square photo; the factor sets the matching kernel size."""
-    c = _sliders(factor=(2, 1, 8, "upsampling factor"), kernel_size=(4, 1, 16))
+    """Factor (2 to 8) and kernel-size sliders on a ``photo_size`` square photo; the factor sets the matching kernel
+    size. Factor 1 is left out: it takes odd kernels only, so the other kernel size of a factor would fail."""
+    c = _sliders(factor=(2, 2, 8, "upsampling factor"), kernel_size=(4, 1, 16))
     view = functools.partial(bilinear_view, photo=sample_photo((photo_size, photo_size)))
     adjust = {"factor": lambda values: {"kernel_size": shapes.upsampling_params(values["factor"])[0]}}
     return Explorer(c, view, [widgets.HBox(list(c.values()))], adjust, title="Bilinear kernel explorer")

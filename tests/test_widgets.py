@@ -171,8 +171,17 @@ def test_bilinear_explorer_factor_sets_the_matching_kernel_in_one_redraw():
     png = e.png
     e.controls["kernel_size"].value = 4
     assert not e.view.numbers["even"] and "stripes" in e.info.value and e.png != png
-    e.set(factor=1, kernel_size=2)  # impossible: shown as a sentence
-    assert not e.view.ok and "Impossible setting" in e.info.value and e.png is None
+    impossible = W.bilinear_view(1, 2)  # factor 1 with an even kernel: shown as a sentence, never raised
+    assert not impossible.ok and "Impossible setting" in impossible.text
+
+
+def test_every_setting_the_bilinear_explorer_offers_can_be_drawn():
+    e = W.bilinear_explorer(photo_size=8)
+    assert e.controls["factor"].min == 2  # factor 1 takes odd kernels only (chapter 1's note says so)
+    for factor in range(e.controls["factor"].min, e.controls["factor"].max + 1):
+        for kernel_size in range(e.controls["kernel_size"].min, e.controls["kernel_size"].max + 1):
+            view = W.bilinear_view(factor, kernel_size, photo=torch.ones(3, 4, 4))
+            assert view.ok, (factor, kernel_size, view.text)
 
 
 def test_checkerboard_explorer_toggle_resize_conv():
