@@ -216,21 +216,26 @@ def bilinear_view(factor: int, kernel_size: int, photo: Tensor | None = None) ->
     ]
     if kernel_size == k_match:
         lines[2] = f"the matching kernel: every output pixel's taps add up to {hi:.2f} per axis, so it is smooth"
+    elif even and abs(hi - 1) < 1e-6:
+        lines[2] += "every output pixel's taps add up to 1 per axis, but the tent's peak is half an output pixel off"
     elif even:
-        lines[2] += f"the taps add up evenly ({hi:.2f} per axis), but the kernel blurs more or less than bilinear"
+        lines[2] += f"its taps add up evenly ({hi:.2f} per axis): flat, but {hi * hi:.2f} times as bright"
     else:
         lines[2] += f"the taps per output pixel add up to {lo:.2f} to {hi:.2f} per axis, so the picture gets stripes"
     axes = _axes((11.5, 3.0), 4, bottom=0.16, wspace=0.25, gridspec_kw={"width_ratios": [1, 1.2, 1, 1]})
-    kernels.draw_grid(axes[0], kernel, title=f"{kernel_size}x{kernel_size} kernel", annotate=kernel_size <= 5)
-    kernels.draw_kernel_profile(axes[1], kernel_size, stride=stride, legend=False)
+    places, title = (4 if kernel_size <= 4 else 2), f"{kernel_size}x{kernel_size} kernel"  # k <= 4: exact
+    title = kernels.rounded_title(title, kernel, places) if kernel_size <= 5 else title  # values shown up to 5
+    kernels.draw_grid(axes[0], kernel, title=title, annotate=kernel_size <= 5, decimals=places)
+    kernels.draw_kernel_profile(axes[1], kernel_size, stride=stride)
     kernels.show_images_side_by_side([photo, up], ["input", f"x{factor}"], axes=axes[2:])
     numbers = dict(stride=stride, padding=padding, output_padding=output_padding, even=even, input_size=(h, w))
     return View(lines, numbers | dict(output_size=tuple(up.shape[-2:]), phase_sums=sums.tolist()), axes[0].figure)
 
 
 def bilinear_explorer(photo_size: int = 32) -> Explorer:
-    """Factor and kernel-size sliders on a ``photo_size`` square photo; the factor sets the matching kernel size."""
-    c = _sliders(factor=(2, 1, 8, "upsampling factor"), kernel_size=(4, 1, 16))
+    """Factor (2 to 8) and kernel-size sliders on a ``photo_size`` square photo; the factor sets the matching kernel
+    size. Factor 1 is left out: it takes odd kernels only, so the other kernel size of a factor would fail."""
+    c = _sliders(factor=(2, 2, 8, "upsampling factor"), kernel_size=(4, 1, 16))
     view = functools.partial(bilinear_view, photo=sample_photo((photo_size, photo_size)))
     adjust = {"factor": lambda values: {"kernel_size": shapes.upsampling_params(values["factor"])[0]}}
     return Explorer(c, view, [widgets.HBox(list(c.values()))], adjust, title="Bilinear kernel explorer")

@@ -84,8 +84,24 @@ def test_bilinear_view_sizes_and_stripes():
     assert mismatched.ok and not mismatched.numbers["even"]
     assert "made for factor 2, used at stride 3" in mismatched.text and "stripes" in mismatched.text
     assert mismatched.numbers["output_size"] == (30, 36)
+    shifted = W.bilinear_view(2, 3, photo)  # made for factor 2 too: phases of 1, the peak half a pixel off
+    assert shifted.numbers["even"] and shifted.numbers["phase_sums"] == [1.0, 1.0] and "half" in shifted.text
+    brighter = W.bilinear_view(2, 6, photo)  # made for factor 3: phases of 1.5, 2.25 times as bright
+    assert brighter.numbers["phase_sums"] == pytest.approx([1.5, 1.5]) and "2.25 times as bright" in brighter.text
     impossible = W.bilinear_view(1, 2, photo)
     assert not impossible.ok and impossible.figure is None and "output_padding" in impossible.text
+
+
+def test_kernel_labels_say_when_they_are_rounded(close_figures):
+    from fcnlib import viz
+
+    ax = W.bilinear_view(2, 4, torch.rand(3, 8, 8)).figure.axes[0]  # 1/16, 3/16, 9/16: exact to 4 decimals
+    assert ax.get_title() == "4x4 kernel" and {t.get_text() for t in ax.texts} == {"0.0625", "0.1875", "0.5625"}
+    ax = W.bilinear_view(3, 5, torch.rand(3, 8, 8)).figure.axes[0]  # 1/9, 2/9, ...: rounded to 2
+    assert ax.get_title() == "5x5 kernel (rounded)" and "0.11" in {t.get_text() for t in ax.texts}
+    assert W.bilinear_view(2, 3, torch.rand(3, 8, 8)).figure.axes[0].get_title() == "3x3 kernel"  # 1/4, 1/2, 1
+    assert viz.plot_kernel(8).axes[0].get_title() == "8x8 kernel: heat map (rounded)"  # 0.765625 shown as 0.77
+    assert viz.plot_kernel(3).axes[0].get_title() == "3x3 kernel: heat map"
 
 
 def test_checkerboard_view_numbers():
@@ -156,8 +172,17 @@ def test_bilinear_explorer_factor_sets_the_matching_kernel_in_one_redraw():
     png = e.png
     e.controls["kernel_size"].value = 4
     assert not e.view.numbers["even"] and "stripes" in e.info.value and e.png != png
-    e.set(factor=1, kernel_size=2)  # impossible: shown as a sentence
-    assert not e.view.ok and "Impossible setting" in e.info.value and e.png is None
+    impossible = W.bilinear_view(1, 2)  # factor 1 with an even kernel: shown as a sentence, never raised
+    assert not impossible.ok and "Impossible setting" in impossible.text
+
+
+def test_every_setting_the_bilinear_explorer_offers_can_be_drawn():
+    e = W.bilinear_explorer(photo_size=8)
+    assert e.controls["factor"].min == 2  # factor 1 takes odd kernels only (chapter 1's note says so)
+    for factor in range(e.controls["factor"].min, e.controls["factor"].max + 1):
+        for kernel_size in range(e.controls["kernel_size"].min, e.controls["kernel_size"].max + 1):
+            view = W.bilinear_view(factor, kernel_size, photo=torch.ones(3, 4, 4))
+            assert view.ok, (factor, kernel_size, view.text)
 
 
 def test_checkerboard_explorer_toggle_resize_conv():
