@@ -26,8 +26,8 @@ MESSAGES["en"].update(
         "receptive_field.wrong": "Not quite on {case!r}: got {answer}, expected {expected}.",
         "receptive_field.raised": "Not quite: on {case!r} your function raised {error}.",
         "layer4.unwritten": "Not written yet: {entry!r} is still None. Replace it and run this cell again.",
-        "layer4.right": "Right! {jump} pixels apart, {h} x {w} positions, each seeing at most {field} x {field} "
-        "pixels of the {H} x {W} image.",
+        "layer4.right": "Right! {jump} pixels apart, {h} x {w} positions, fields of {field} x {field} pixels on a "
+        "{H} x {W} image.",
         "layer4.wrong": "Not quite: {entry!r} is {expected}, not {answer}.",
     }
 )
