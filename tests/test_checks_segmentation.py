@@ -148,6 +148,12 @@ def test_receptive_field_right(capsys):
     assert line.startswith("Right") and "(12, 4)" in line
 
 
+@pytest.mark.parametrize("form", [torch.tensor, np.array, tuple])
+def test_receptive_field_right_as_a_tensor_an_array_or_a_tuple(form, capsys):
+    assert checks.check_receptive_field(lambda layers: form(_right(layers)), CASES) == BY_HAND
+    assert _line(capsys).startswith("Right")
+
+
 @pytest.mark.parametrize(
     "function, start",
     [
@@ -226,4 +232,19 @@ def test_chapter_0_stubs_and_folded_solutions(name, capsys):
     for code, expected in [(cells[i], "Not written yet"), (solved, "Right")]:
         namespace = {"torch": torch, "fcnlib": fcnlib, "scene": scene, "instances": instances}
         exec(compile(code, f"{CHAPTER.name}:{name}", "exec"), namespace)
+        assert _line(capsys).startswith(expected)
+
+
+def test_chapter_0_layer4_prediction_cell(capsys):
+    """The prediction cell (its output is not compared by nbval: under nbval a trailing ';' shows the result)."""
+    (cell,) = [s for s in _cells() if "check_layer4_prediction(answer" in s]
+    solved = re.sub(
+        r"answer = \{.*?\}",
+        'answer = {"pixels apart": 32, "positions (H, W)": (10, 15), "some position sees all of it": False}',
+        cell,
+        count=1,
+    )
+    assert solved != cell
+    for code, expected in [(cell, "Not written yet"), (solved, "Right")]:
+        exec(compile(code, f"{CHAPTER.name}:layer4", "exec"), {"fcnlib": fcnlib})
         assert _line(capsys).startswith(expected)

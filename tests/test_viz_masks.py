@@ -51,6 +51,9 @@ def test_label_and_scores_name_every_colour_and_put_a_bar_on_the_scores():
     scores = torch.randn(20, 30)
     fig = viz.show_label_and_scores(label, scores, "person")
     assert _legend_labels(fig.axes[0]) == ["background", "person"]
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["label map", "person"]
+    fig = viz.show_label_and_scores(label, scores, label_title="hand label")
+    assert fig.axes[0].get_title() == "hand label"
     assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "score"  # the colour bar
     label[5, 10:20] = 255
     fig = viz.show_label_and_scores(label, scores)

@@ -90,7 +90,8 @@ def check_otsu(answer: Any, hist: Tensor) -> int:
 
 def check_receptive_field(function: Callable[[list], Any], cases: Mapping[str, list]) -> dict[str, list]:
     """Run the learner's ``receptive_field(layers)`` on each of ``cases`` (name -> ``(kernel_size, stride[,
-    dilation])`` tuples) against :func:`fcnlib.shapes.receptive_fields`; one line: all right, the first case that
+    dilation])`` tuples) against :func:`fcnlib.shapes.receptive_fields` (the pairs as tuples, lists, or a tensor or
+    array ``[n, 2]``); one line: all right, the first case that
     differs, or what the function raised. Returns the reference lists of ``(r, j)`` by case."""
     expected = {name: receptive_fields(layers) for name, layers in cases.items()}
     for name, layers in cases.items():
@@ -102,7 +103,8 @@ def check_receptive_field(function: Callable[[list], Any], cases: Mapping[str, l
         if answer is None:
             say("receptive_field.unwritten")
             return expected
-        pairs = [_ints(pair) for pair in answer] if isinstance(answer, Sequence) else None
+        rows = answer.tolist() if hasattr(answer, "tolist") else answer  # a tensor or array [n, 2] too
+        pairs = [_ints(pair) for pair in rows] if isinstance(rows, Sequence) else None
         if pairs != expected[name]:
             say("receptive_field.wrong", case=name, answer=answer, expected=expected[name])
             return expected

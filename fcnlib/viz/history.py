@@ -51,7 +51,7 @@ def plot_segmentation_history(classic=None, deep=None):
         ax.set_xlim(min(years) - 0.12 * (max(years) - min(years)), max(years) + 0.12 * (max(years) - min(years)))
         ax.grid(axis="x", alpha=0.3)
         ax.set_xlabel("year")
-    axes[0].set_title("before deep learning: grouping pixels by appearance")
+    axes[0].set_title("before deep learning: hand-designed features and rules")
     axes[1].set_title("deep networks: features learnt from labelled images")
     first, last = (int(f(y for p in groups[1].values() for _, y in p)) for f in (min, max))
     axes[1].set_xticks(range(first + 1, last + 1), [f"Jan {y}" for y in range(first + 1, last + 1)])

@@ -266,9 +266,12 @@ def show_tasks(image, instances, boxes, class_index: int, class_name: str = "per
     return fig
 
 
-def show_label_and_scores(label, score_map, score_title: str = "score map", classes=None, colormap=None):
+def show_label_and_scores(
+    label, score_map, score_title: str = "score map", classes=None, colormap=None, label_title: str = "label map"
+):
     """A label map ``[H, W]`` in class colours (255 in VOC's void colour) with a legend of every colour in it,
-    beside one class's score map ``[H, W]`` (floats) with a colour bar. ValueError when the sizes differ."""
+    beside one class's score map ``[H, W]`` (floats) with a colour bar; the two panels titled ``label_title`` and
+    ``score_title``. ValueError when the sizes differ."""
     labels, scores = _labels(label), np.asarray(torch.as_tensor(score_map).detach().cpu(), dtype=np.float64)
     if scores.shape != labels.shape:
         raise ValueError(f"the label map is {labels.shape} but the score map {scores.shape}: they must match")
@@ -281,7 +284,7 @@ def show_label_and_scores(label, score_map, score_title: str = "score map", clas
     if (labels == 255).any():
         handles.append(Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void (255)"))
     axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    for ax, title in zip(axes, ["label map", score_title]):
+    for ax, title in zip(axes, [label_title, score_title]):
         ax.set_title(title)
         ax.axis("off")
     return fig
