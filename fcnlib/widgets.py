@@ -385,10 +385,14 @@ def receptive_field_view(stage: str = "layer2", row: int = 0, col: int = 0, phot
         f"half of its gradient comes from {half_mass} pixels (a square of about {half_mass**0.5:.0f}x"
         f"{half_mass**0.5:.0f}): the effective receptive field is smaller than the theoretical one",
     ]
-    axes = _axes((8, 4.4), 2, bottom=0.02, wspace=0.05)
+    axes = _axes((9, 4.6), 2, bottom=0.1, wspace=0.25)
     axes[0].imshow(photo.permute(1, 2, 0).clamp(0, 1).numpy())
-    axes[1].imshow(g.sqrt().numpy(), cmap="magma")
-    for ax, title in zip(axes, ("receptive field on the photo", "sqrt |gradient| (effective field)")):
+    shown = axes[1].imshow((g / g.max()).clamp_min(1e-7).log10().numpy(), cmap="magma", vmin=-6, vmax=0)
+    axes[0].figure.colorbar(shown, ax=axes[1], extend="min", label="log10(|gradient| / largest)")
+    core = (g >= sorted_g[half_mass - 1]).float()[..., None].numpy()  # the pixels holding half of the gradient
+    axes[1].imshow(core * [[[0.2, 1.0, 0.2, 0.8]]])  # green, transparent elsewhere
+    titles = (f"position + sees {size}x{size} pixels (red)", f"half of |gradient| from {half_mass} px (green)")
+    for ax, title in zip(axes, titles):
         kernels.draw_box(ax, box[0], box[1], bh, bw)
         ax.plot(cx, cy, "c+", markersize=10)
         ax.set_title(title, fontsize=10)

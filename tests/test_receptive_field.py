@@ -151,3 +151,19 @@ def test_chapter_0_writes_the_same_recursion_as_fcnlib():
     exec(code, namespace)
     layers = [(7, 2), (3, 2), (3, 1), (3, 2, 2), (5, 1, 3)]
     assert namespace["receptive_field"](layers) == receptive_fields(layers)
+
+
+def test_chapter_0_exercise_4_solution_quotes_what_its_code_prints(capsys):
+    """The folded solution runs the explorer's view for three stages; the counts it quotes are within 5 %."""
+    import re
+
+    from fcnlib import widgets
+
+    nb = json.loads(next(Path(__file__).parents[1].glob("notebooks/00_*.ipynb")).read_text())
+    solution = next("".join(c["source"]) for c in nb["cells"] if "Solution 4" in "".join(c["source"]))
+    exec(solution.split("```python")[1].split("```")[0], {"widgets": widgets})
+    printed = [int(line.split()[-1]) for line in capsys.readouterr().out.splitlines()]
+    quoted = re.search(r"About ([\d,]+), ([\d,]+) and ([\d,]+) pixels", solution).groups()
+    assert len(printed) == 3
+    for got, said in zip(printed, quoted):
+        assert abs(got - int(said.replace(",", ""))) <= 0.05 * got, (printed, quoted)

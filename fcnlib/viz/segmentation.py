@@ -9,9 +9,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
-from ..data import VOC_CLASSES, VOC_COLORMAP
+from ..data import VOC_CLASSES, VOC_COLORMAP, VOID_COLOR
 from ..inference import label2image
 from ..metrics import boundary_band
 from ._common import image_array
@@ -224,3 +224,93 @@ def plot_iou(iou, classes=None, colormap=None):
         ax.legend(loc="upper right", fontsize=9)
     ax.set_ylim(0, 1)
     return ax.figure
+
+
+__all__ += ["show_tasks", "show_label_and_scores", "show_mask_overlap"]
+_OBJECT_COLORS = plt.get_cmap("tab10").colors  # object k (1, 2, ...) in colour k - 1
+
+
+def _below(ax, handles, ncol=2):
+    """A legend under the axes ``ax`` (its figure laid out with ``layout="constrained"``)."""
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=ncol, frameon=False)
+
+
+def show_tasks(image, instances, boxes, class_index: int, class_name: str = "person", colormap=None):
+    """One image, four answers: a classifier's class name, a detector's ``boxes`` (``[N, 4]`` inclusive pixel
+    ``(x1, y1, x2, y2)``), semantic segmentation (every object in class ``class_index``'s colour) and instance
+    segmentation (a colour per object); ``instances``: int ``[H, W]``, 0 background, 1..N the objects. A legend
+    under each panel names its colours. ValueError when sizes or the number of boxes differ."""
+    img, inst = image_array(image, None), _labels(instances)
+    n, cmap = int(inst.max()), _palette(None, colormap)[1]
+    if img.shape[:2] != inst.shape or len(boxes) != n or n > len(_OBJECT_COLORS):
+        raise ValueError(f"need an image and instances of one size and one box per object (1..10): {len(boxes)}, {n}")
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained")
+    titles = [f"classifier: '{class_name}'", f"detector: {n} boxes", "semantic: a class per pixel"]
+    for ax, title in zip(axes, [*titles, "instance: an object per pixel"]):
+        ax.imshow(img)
+        ax.set_title(title)
+        ax.axis("off")
+    objects = [Patch(facecolor=_OBJECT_COLORS[k], label=f"{class_name} {k + 1}") for k in range(n)]
+    for (x1, y1, x2, y2), color in zip(np.asarray(boxes).tolist(), _OBJECT_COLORS):
+        axes[1].add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, ec=color, lw=2))
+    semantic, painted = np.zeros((*inst.shape, 4)), np.zeros((*inst.shape, 4))
+    semantic[inst > 0] = (*(cmap[class_index] / 255), 0.6)
+    for k in range(n):
+        painted[inst == k + 1] = (*_OBJECT_COLORS[k], 0.6)
+    axes[2].imshow(semantic)
+    axes[3].imshow(painted)
+    _below(axes[1], [Patch(fill=False, ec=p.get_facecolor(), lw=2, label=f"box of {p.get_label()}") for p in objects])
+    unpainted = Patch(facecolor="white", edgecolor="0.5", label="background (unpainted)")
+    _below(axes[2], [Patch(facecolor=cmap[class_index] / 255, label=class_name), unpainted])
+    _below(axes[3], [*objects, unpainted], ncol=3)
+    return fig
+
+
+def show_label_and_scores(
+    label, score_map, score_title: str = "score map", classes=None, colormap=None, label_title: str = "label map"
+):
+    """A label map ``[H, W]`` in class colours (255 in VOC's void colour) with a legend of every colour in it,
+    beside one class's score map ``[H, W]`` (floats) with a colour bar; the two panels titled ``label_title`` and
+    ``score_title``. ValueError when the sizes differ."""
+    labels, scores = _labels(label), np.asarray(torch.as_tensor(score_map).detach().cpu(), dtype=np.float64)
+    if scores.shape != labels.shape:
+        raise ValueError(f"the label map is {labels.shape} but the score map {scores.shape}: they must match")
+    names, cmap = _palette(classes, colormap)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 2.9), layout="constrained")
+    axes[0].imshow(label2image(labels, cmap))
+    shown = axes[1].imshow(scores, cmap="viridis")
+    fig.colorbar(shown, ax=axes[1], shrink=0.9, label="score")
+    handles = _handles([labels], names, cmap)
+    if (labels == 255).any():
+        handles.append(Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void (255)"))
+    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for ax, title in zip(axes, [label_title, score_title]):
+        ax.set_title(title)
+        ax.axis("off")
+    return fig
+
+
+def show_mask_overlap(a, b, names=("A", "B")):
+    """Two bool masks ``[H, W]`` and how they overlap: ``a``, ``b``, their intersection (green) and their union
+    (green: both, orange: only ``a``, blue: only ``b``), titled with pixel counts and IoU = intersection / union.
+    ValueError when the sizes differ or both masks are empty."""
+    a, b = (np.asarray(torch.as_tensor(m).detach().cpu(), dtype=bool) for m in (a, b))
+    if a.shape != b.shape or a.ndim != 2 or not (a | b).any():
+        raise ValueError(f"need two masks [H, W] of one size, not both empty: got {a.shape} and {b.shape}")
+    both, union = int((a & b).sum()), int((a | b).sum())
+    colors = {"both": (0.2, 0.7, 0.3), "a": (1.0, 0.55, 0.1), "b": (0.25, 0.45, 0.95), "in": (0.3, 0.3, 0.3)}
+    pictures = [np.ones((*a.shape, 3)) for _ in range(4)]
+    pictures[0][a], pictures[1][b], pictures[2][a & b] = colors["in"], colors["in"], colors["both"]
+    pictures[3][a & ~b], pictures[3][b & ~a], pictures[3][a & b] = colors["a"], colors["b"], colors["both"]
+    titles = [f"A: {names[0]}", f"B: {names[1]}", f"intersection A and B: {both:,} px", f"union A or B: {union:,} px"]
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.0), layout="constrained")
+    for ax, picture, title in zip(axes, pictures, titles):
+        ax.imshow(picture)
+        ax.set_title(title)
+        ax.set(xticks=[], yticks=[])
+    colors["out"] = (1.0, 1.0, 1.0)
+    labels = {"in": "in the mask", "both": "in both", "a": "only in A", "b": "only in B", "out": "outside"}
+    handles = [Patch(facecolor=colors[k], edgecolor="0.5", label=text) for k, text in labels.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+    fig.suptitle(f"IoU = intersection / union = {both:,} / {union:,} = {both / union:.2f}")
+    return fig
