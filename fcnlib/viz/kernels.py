@@ -18,6 +18,7 @@ from ._common import image_array
 
 __all__ = ["plot_kernel", "plot_kernel_profile", "plot_scatter", "plot_scatter_steps", "plot_overlap"]
 __all__ += ["plot_conv_matrix", "plot_resize_vs_transposed", "show_images_side_by_side"]
+__all__ += ["plot_overlaps"]
 
 
 def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> np.ndarray:
@@ -148,6 +149,14 @@ def plot_overlap(size, kernel_size, stride=1, padding=0, output_padding=0, dilat
     return ax.figure
 
 
+def plot_overlaps(size, pairs: Sequence[tuple[int, int]]) -> Figure:
+    """:func:`plot_overlap` side by side for a ``size`` input, one panel per ``(kernel_size, stride)`` pair."""
+    axes = _new_axes(len(pairs), (4.2 * len(pairs), 4.4))
+    for ax, (kernel_size, stride) in zip(axes, pairs, strict=True):
+        plot_overlap(size, kernel_size, stride, ax=ax)
+    return axes[0].figure
+
+
 def plot_conv_matrix(input_size: tuple[int, int], kernel: Tensor, stride: int = 1, padding: int = 0) -> Figure:
     """A convolution as the matrix ``W`` (:func:`fcnlib.upsampling.conv_matrix`) and the transposed one as ``W.T``."""
     W = conv_matrix(input_size, kernel, stride, padding)
@@ -157,7 +166,7 @@ def plot_conv_matrix(input_size: tuple[int, int], kernel: Tensor, stride: int = 
     vmax = float(W.abs().max()) or 1.0
     title = f"convolution: W is {rows}x{cols}\n(output pixels x input pixels)"
     draw_grid(axes[0], W, title, "Blues", vmin=0, vmax=vmax)
-    draw_grid(axes[1], W.T, f"transposed convolution: W.T is {cols}x{rows}", "Oranges", vmin=0, vmax=vmax)
+    draw_grid(axes[1], W.T, f"transposed convolution:\nW.T is {cols}x{rows}", "Oranges", vmin=0, vmax=vmax)
     return axes[0].figure
 
 
