@@ -33,7 +33,7 @@ def test_plot_difference_maps_shares_one_scale_and_marks_columns():
     a, b = torch.zeros(4, 6), torch.arange(24.0).reshape(4, 6)
     fig = viz.plot_difference_maps({"a": a, "b": b}, columns={"b": [2, 4]}, label="mean |difference|")
     maps, bar = fig.axes[:2], fig.axes[2]
-    assert [ax.get_title() for ax in maps] == ["a", "b"]
+    assert [ax.get_title() for ax in maps] == ["a", "b\n(dashed: columns 2, 4)"]
     assert torch.equal(_image(maps[1]), b) and torch.equal(_image(maps[0]), a)
     assert all(ax.images[0].get_clim() == (0.0, 23.0) for ax in maps)  # one scale, from 0 to the largest value
     assert bar.get_ylabel() == "mean |difference|"
