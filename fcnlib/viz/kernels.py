@@ -133,7 +133,7 @@ def plot_scatter_steps(x: Tensor, kernel: Tensor, stride=1, padding=0, output_pa
     vmax = max(float(scatter_step(x, kernel, None, *conv).canvas.max()), 1e-6)
     for t, ax in enumerate(axes, start=1):
         s = scatter_step(x, kernel, t, *conv)
-        title = f"after pixel {s.index} (x={_number(float(x[s.index]))})"
+        title = f"after pixel {s.index} (value {_number(float(x[s.index]))})"
         draw_grid(ax, s.canvas, title, "magma", 0, vmax, outline=s.footprint)
     return axes[0].figure
 
@@ -178,15 +178,17 @@ def draw_checkerboard(ax: Axes, img: Tensor, title: str) -> None:
 
 
 def plot_resize_vs_transposed(kernel_size=3, stride=2, layers: int | Sequence[int] = (1, 2), size=4) -> Figure:
-    """A constant image after transposed convs (top) and resize-convs (bottom), a column per entry of ``layers``;
-    one layer from ``size`` pixels, more from 2 (two periods of the ``stride**layers`` pattern)."""
+    """A constant image after transposed convs (top) and resize-convs (bottom), a column per entry of ``layers``,
+    without the border (:func:`fcnlib.upsampling.checkerboard`); one layer from ``size`` pixels, more from 2 (two
+    periods of the ``stride**layers`` pattern)."""
     layers = [layers] if isinstance(layers, int) else list(layers)
     fig, axes = plt.subplots(2, len(layers), figsize=(3.2 * len(layers), 6.4), squeeze=False, layout="tight")
     for col, n in enumerate(layers):
         for row, (method, name) in enumerate((("transposed", "transposed conv"), ("resize", "resize-conv"))):
             img = checkerboard(kernel_size, stride, n, size if n == 1 else 2, method)
             draw_checkerboard(axes[row, col], img, f"{name}, {n} layer{'s' * (n > 1)}")
-    fig.suptitle(f"a constant image, kernel {kernel_size}, stride {stride}", fontsize=11)
+    title = f"a constant image, kernel {kernel_size}, stride {stride}\n(without the border: the pattern repeats)"
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
