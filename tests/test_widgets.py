@@ -302,6 +302,9 @@ def test_side_by_side_and_resize_vs_transposed(close_figures):
     fig = viz.show_images_side_by_side([img, img.repeat_interleave(2, 1).repeat_interleave(2, 2)], ["a", "b"])
     assert [ax.get_title() for ax in fig.axes] == ["a 8x10", "b 16x20"]
     assert torch.allclose(torch.as_tensor(fig.axes[0].images[0].get_array()), img.permute(1, 2, 0))
+    dark = torch.full((1, 4, 4), 0.25)  # grey images share one scale, so a dark one stays dark
+    fig = viz.show_images_side_by_side([dark, dark.clone().fill_(1.0)])
+    assert [ax.images[0].get_clim() for ax in fig.axes] == [(0, 1), (0, 1)]
     with pytest.raises(ValueError, match="titles"):
         viz.show_images_side_by_side([img], ["a", "b"])
     with pytest.raises(ValueError, match="empty"):

@@ -193,8 +193,8 @@ def plot_resize_vs_transposed(kernel_size=3, stride=2, layers: int | Sequence[in
 
 
 def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, axes=None) -> Figure:
-    """Images in a row, titled with their sizes, of one height or (``true_scale``) their relative pixel sizes.
-    ValueError for no images or a titles count that differs."""
+    """Images in a row, titled with their sizes, of one height or (``true_scale``) their relative pixel sizes;
+    grey float images on one scale, 0 black to 1 white. ValueError for no images or a titles count that differs."""
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image")
     arrays = [image_array(im) for im in images]
@@ -207,7 +207,8 @@ def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, 
         figsize = (sum(widths) * scale + 0.3 * len(arrays), height + 0.5)
         axes = _new_axes(len(arrays), figsize, gridspec_kw={"width_ratios": widths})
     for ax, arr, title in zip(axes, arrays, titles, strict=False):
-        ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+        grey = (0, 1) if arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating) else (None, None)  # one scale
+        ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=grey[0], vmax=grey[1], interpolation="nearest")
         ax.set_title(f"{title} {arr.shape[0]}x{arr.shape[1]}".strip(), fontsize=10, y=1.0)
         ax.axis("off")
     return axes[0].figure
