@@ -26,7 +26,7 @@ def test_plot_overlaps_draws_pytorchs_tap_counts():
     for ax, k in zip(fig.axes, (3, 4), strict=True):
         ref = F.conv_transpose2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, k, k), stride=2)[0, 0]
         assert torch.equal(_image(ax), ref)
-    assert fig.axes[0].get_title() == "overlap counts: k=3, s=2 -> 9x9"  # by hand: (4 - 1) * 2 + 3 = 9
+    assert fig.axes[0].get_title() == "taps per output pixel: k=3, s=2 -> 9x9"  # by hand: (4 - 1) * 2 + 3 = 9
 
 
 def test_plot_difference_maps_shares_one_scale_and_marks_columns():
