@@ -324,8 +324,9 @@ def checkerboard_view(kernel_size: int = 3, stride: int = 2, layers: int = 2, me
     ]
     axes = _axes((10.5, 3.5), 3)
     kernels.draw_grid(axes[0], counts, title="taps per output pixel (3x3 input)", vmin=0)
-    kernels.draw_checkerboard(axes[1], one, "constant image, 1 layer")
-    kernels.draw_checkerboard(axes[2], many, f"constant image, {layers} layer{plural}")
+    vmax = max(float(one.max()), float(many.max()), 1.0) * 1.05  # one grey scale for both
+    kernels.draw_checkerboard(axes[1], one, "constant image, 1 layer, no border", vmax)
+    kernels.draw_checkerboard(axes[2], many, f"constant image, {layers} layer{plural}, no border", vmax)
     numbers = dict(even=even, spread_one=spread_one, spread_many=spread_many)
     return View(lines, numbers | dict(size_one=one.shape[-2:], size_many=many.shape[-2:]), axes[0].figure)
 

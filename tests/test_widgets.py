@@ -120,6 +120,8 @@ def test_checkerboard_view_numbers():
         assert ("a checkerboard" in view.text) != flat
     # kernel 3, stride 2: 1 or 2 taps per axis, so after one layer the values are 4:2:1 (spread (4-1)/2.25)
     assert W.checkerboard_view(3, 2, 1).numbers["spread_one"] == pytest.approx(3 / 2.25)
+    one, many = W.checkerboard_view(3, 2, 3).figure.axes[1:3]  # maxima 1.78 and 2.19, on one grey scale
+    assert one.images[0].get_clim() == many.images[0].get_clim()
 
 
 # --------------------------------------------------------------------------------------
@@ -291,6 +293,7 @@ def test_plot_overlap_and_plot_scatter_draw_pytorch_values(close_figures):
 
     fig = viz.plot_scatter(X, K, step=2)  # pixel (0, 1) writes rows 0-1, columns 1-2 of the canvas: outlined
     (outlines,) = [c for c in fig.axes[2].collections if isinstance(c, PatchCollection)]
+    assert fig.axes[2].get_title() == "step 2/4: pixel (0, 1) adds 1 x kernel to the red cells"  # X[0, 1] = 1
     assert sorted(tuple(p.vertices.min(0) + 0.5) for p in outlines.get_paths()) == [(1, 0), (1, 1), (2, 0), (2, 1)]
     # padding: the canvas is drawn whole, with the kept part boxed
     fig = viz.plot_scatter(torch.ones(3, 3), torch.ones(3, 3), stride=2, padding=1)
@@ -328,17 +331,22 @@ def test_side_by_side_and_resize_vs_transposed(close_figures):
     fig = viz.show_images_side_by_side([img, img.repeat_interleave(2, 1).repeat_interleave(2, 2)], ["a", "b"])
     assert [ax.get_title() for ax in fig.axes] == ["a 8x10", "b 16x20"]
     assert torch.allclose(torch.as_tensor(fig.axes[0].images[0].get_array()), img.permute(1, 2, 0))
+    dark = torch.full((1, 4, 4), 0.25)  # grey images share one scale, so a dark one stays dark
+    fig = viz.show_images_side_by_side([dark, dark.clone().fill_(1.0)])
+    assert [ax.images[0].get_clim() for ax in fig.axes] == [(0, 1), (0, 1)]
     with pytest.raises(ValueError, match="titles"):
         viz.show_images_side_by_side([img], ["a", "b"])
     with pytest.raises(ValueError, match="empty"):
         viz.show_images_side_by_side([])
 
     fig = viz.plot_resize_vs_transposed(3, 2, layers=(1, 2))
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 5 and fig.axes[4].get_ylabel().startswith("value")  # four panels and a colour bar
     resize_row = [fig.axes[2], fig.axes[3]]  # axes are stored row by row
     for ax in resize_row:
         assert torch.allclose(_image(ax), torch.ones_like(_image(ax)))
     assert _image(fig.axes[0]).std() > 0.1  # the transposed row shows the checkerboard
+    top = max(float(_image(ax).max()) for ax in fig.axes[:4])  # one grey scale: 0 to just above the largest value
+    assert all(ax.images[0].get_clim() == pytest.approx((0, top * 1.05)) for ax in fig.axes[:4])
 
 
 # --------------------------------------------------------------------------------------

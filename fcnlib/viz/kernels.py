@@ -21,6 +21,7 @@ from ._common import image_array
 
 __all__ = ["plot_kernel", "plot_kernel_profile", "plot_scatter", "plot_scatter_steps", "plot_overlap"]
 __all__ += ["plot_conv_matrix", "plot_resize_vs_transposed", "show_images_side_by_side"]
+__all__ += ["plot_overlaps"]
 
 
 def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> np.ndarray:
@@ -129,7 +130,9 @@ def plot_scatter(x, kernel, stride=1, padding=0, output_padding=0, dilation=1, s
         draw_grid(ax, t, title, cmap, vmin=min(0.0, float(t.min())), vmax=max(float(t.max()) * 1.6, 1e-6))
     if s.index is not None:
         draw_box(axes[0], *s.index, 1, 1, lw=2.5)
-    what = f"pixel {s.index} writes the red taps" if s.index is not None else "nothing written yet"
+    what = "nothing added yet"
+    if s.index is not None:
+        what = f"pixel {s.index} adds {_number(float(x[s.index]))} x kernel to the red cells"
     vmax = max(float(scatter_step(x, kernel, None, *conv).canvas.max()), 1e-6)
     draw_grid(axes[2], s.canvas, f"step {s.step}/{s.num_steps}: {what}", "magma", 0, vmax, outline=s.footprint)
     if s.crop != (0, 0, *s.canvas.shape):
@@ -146,7 +149,7 @@ def plot_scatter_steps(x: Tensor, kernel: Tensor, stride=1, padding=0, output_pa
     vmax = max(float(scatter_step(x, kernel, None, *conv).canvas.max()), 1e-6)
     for t, ax in enumerate(axes, start=1):
         s = scatter_step(x, kernel, t, *conv)
-        title = f"after pixel {s.index} (x={_number(float(x[s.index]))})"
+        title = f"after pixel {s.index} (value {_number(float(x[s.index]))})"
         draw_grid(ax, s.canvas, title, "magma", 0, vmax, outline=s.footprint)
     return axes[0].figure
 
@@ -157,9 +160,17 @@ def plot_overlap(size, kernel_size, stride=1, padding=0, output_padding=0, dilat
     if ax is None:
         side = min(1.5 + 0.32 * counts.shape[1], 7.0)
         ax = _new_axes(1, (side, side))[0]
-    title = f"overlap counts: k={kernel_size}, s={stride} -> {counts.shape[0]}x{counts.shape[1]}"
+    title = f"taps per output pixel: k={kernel_size}, s={stride} -> {counts.shape[0]}x{counts.shape[1]}"
     draw_grid(ax, counts, title=title, vmin=0)
     return ax.figure
+
+
+def plot_overlaps(size, pairs: Sequence[tuple[int, int]]) -> Figure:
+    """:func:`plot_overlap` side by side for a ``size`` input, one panel per ``(kernel_size, stride)`` pair."""
+    axes = _new_axes(len(pairs), (4.2 * len(pairs), 4.4))
+    for ax, (kernel_size, stride) in zip(axes, pairs, strict=True):
+        plot_overlap(size, kernel_size, stride, ax=ax)
+    return axes[0].figure
 
 
 def plot_conv_matrix(input_size: tuple[int, int], kernel: Tensor, stride: int = 1, padding: int = 0) -> Figure:
@@ -171,34 +182,41 @@ def plot_conv_matrix(input_size: tuple[int, int], kernel: Tensor, stride: int = 
     vmax = float(W.abs().max()) or 1.0
     title = f"convolution: W is {rows}x{cols}\n(output pixels x input pixels)"
     draw_grid(axes[0], W, title, "Blues", vmin=0, vmax=vmax)
-    draw_grid(axes[1], W.T, f"transposed convolution: W.T is {cols}x{rows}", "Oranges", vmin=0, vmax=vmax)
+    draw_grid(axes[1], W.T, f"transposed convolution:\nW.T is {cols}x{rows}", "Oranges", vmin=0, vmax=vmax)
     return axes[0].figure
 
 
-def draw_checkerboard(ax: Axes, img: Tensor, title: str) -> None:
-    """A constant image after upsampling, in grey, with its min, max and spread in the title."""
+def draw_checkerboard(ax: Axes, img: Tensor, title: str, vmax: float | None = None):
+    """A constant image after upsampling, in grey from 0 (black) to ``vmax`` (white; None: just above its max and
+    1), with its min, max and spread in the title. Returns the image, for a colour bar."""
     lo, hi, rel = spread(img)
     title = f"{title}\nmin {lo:.2f}, max {hi:.2f}, spread {rel:.0%}"
-    draw_grid(ax, img, title, "gray", vmin=0, vmax=max(hi, 1.0) * 1.05, annotate=False)
+    draw_grid(ax, img, title, "gray", vmin=0, vmax=vmax or max(hi, 1.0) * 1.05, annotate=False)
+    return ax.images[-1]
 
 
 def plot_resize_vs_transposed(kernel_size=3, stride=2, layers: int | Sequence[int] = (1, 2), size=4) -> Figure:
-    """A constant image after transposed convs (top) and resize-convs (bottom), a column per entry of ``layers``;
-    one layer from ``size`` pixels, more from 2 (two periods of the ``stride**layers`` pattern)."""
+    """A constant image after transposed convs (top) and resize-convs (bottom), a column per entry of ``layers``,
+    without the border (:func:`fcnlib.upsampling.checkerboard`), all on one grey scale with a colour bar; one
+    layer from ``size`` pixels, more from 2 (two periods of the ``stride**layers`` pattern)."""
     layers = [layers] if isinstance(layers, int) else list(layers)
-    fig, axes = plt.subplots(2, len(layers), figsize=(3.2 * len(layers), 6.4), squeeze=False, layout="tight")
-    for col, n in enumerate(layers):
-        for row, (method, name) in enumerate((("transposed", "transposed conv"), ("resize", "resize-conv"))):
-            img = checkerboard(kernel_size, stride, n, size if n == 1 else 2, method)
-            draw_checkerboard(axes[row, col], img, f"{name}, {n} layer{'s' * (n > 1)}")
-    fig.suptitle(f"a constant image, kernel {kernel_size}, stride {stride}", fontsize=11)
+    fig, axes = plt.subplots(2, len(layers), figsize=(3.2 * len(layers) + 1, 6.4), squeeze=False, layout="constrained")
+    methods = (("transposed", "transposed conv"), ("resize", "resize-conv"))
+    imgs = [[checkerboard(kernel_size, stride, n, size if n == 1 else 2, m) for n in layers] for m, _ in methods]
+    vmax = max(max(float(img.max()) for row in imgs for img in row), 1.0) * 1.05
+    for row, (_, name) in enumerate(methods):
+        for col, n in enumerate(layers):
+            image = draw_checkerboard(axes[row, col], imgs[row][col], f"{name}, {n} layer{'s' * (n > 1)}", vmax)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="value (the input is 1 everywhere)")
+    title = f"a constant image, kernel {kernel_size}, stride {stride}\n(without the border: the pattern repeats)"
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
 def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, axes=None, boxes=None) -> Figure:
     """Images in a row, titled with their sizes, of one height or (``true_scale``) their relative pixel sizes;
-    ``boxes``: per image None or ``(top, left, height, width)`` in its pixels, outlined in red.
-    ValueError for no images or a titles or boxes count that differs."""
+    grey float images on one scale, 0 black to 1 white; ``boxes``: per image None or ``(top, left, height, width)``
+    in its pixels, outlined in red. ValueError for no images or a titles or boxes count that differs."""
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image")
     arrays = [image_array(im) for im in images]
@@ -214,7 +232,8 @@ def show_images_side_by_side(images, titles=None, height=3.0, true_scale=False, 
         figsize = (sum(widths) * scale + 0.3 * len(arrays), height + 0.5)
         axes = _new_axes(len(arrays), figsize, gridspec_kw={"width_ratios": widths})
     for ax, arr, title, box in zip(axes, arrays, titles, boxes, strict=False):
-        ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, interpolation="nearest")
+        grey = (0, 1) if arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating) else (None, None)  # one scale
+        ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=grey[0], vmax=grey[1], interpolation="nearest")
         if box is not None:  # pixel (r, c) covers c - 0.5 to c + 0.5 on the image's axes
             top, left, h, w = box
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, edgecolor="red", lw=1.5))

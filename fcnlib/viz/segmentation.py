@@ -18,6 +18,7 @@ from ._common import image_array
 
 __all__ = ["show_coarse_prediction", "show_boundary_band", "show_model_comparison", "show_segmentation"]
 __all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou"]
+__all__ += ["plot_difference_maps"]
 _TITLES = ("image", "prediction", "ground truth")
 
 
@@ -161,6 +162,28 @@ def show_overlay(image, pred, alpha=0.5, classes=None, colormap=None, ax=None):
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     return ax.figure
+
+
+def plot_difference_maps(maps: Mapping[str, Any], columns: Mapping[str, Sequence[int]] | None = None, label=""):
+    """One heat map per ``[H, W]`` entry of ``maps`` (titled by its key) on one scale from 0, with a colour bar
+    (``label``); ``columns``: per key, columns marked by dashed white lines (named in the title).
+    ValueError: no maps, or a map that is not 2-D."""
+    arrays = {name: np.asarray(torch.as_tensor(m).detach().cpu(), dtype=np.float64) for name, m in maps.items()}
+    if not arrays or any(a.ndim != 2 for a in arrays.values()):
+        raise ValueError("maps must hold at least one [H, W] map, e.g. {'pad': diff} with diff of shape [H, W]")
+    h, w = next(iter(arrays.values())).shape
+    fig, axes = plt.subplots(1, len(arrays), figsize=(len(arrays) * (2.2 * w / h + 0.5) + 1, 3.1), layout="constrained")
+    axes, vmax = np.atleast_1d(axes), max(float(a.max()) for a in arrays.values()) or 1.0
+    for ax, (name, a) in zip(axes, arrays.items(), strict=True):
+        image = ax.imshow(a, cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
+        marked = list((columns or {}).get(name, ()))
+        for col in marked:
+            ax.axvline(col - 0.5, color="white", linestyle="--", linewidth=1)
+        title = f"{name}\n(dashed: columns {', '.join(map(str, marked))})" if marked else name
+        ax.set(title=title, xlabel="column", xticks=[0, w // 3, 2 * w // 3, w - 1], yticks=[0, h // 2, h - 1])
+    axes[0].set_ylabel("row")
+    fig.colorbar(image, ax=list(axes), label=label, shrink=0.9)
+    return fig
 
 
 def show_samples(dataset, n=4, indices: Sequence[int] | None = None, classes=None, colormap=None, scale=2.0):
