@@ -198,8 +198,6 @@ YOUR_TURN_WRITE = [
 
 @pytest.mark.parametrize("notebook, name, needs", YOUR_TURN_WRITE)
 def test_your_turn_checks_say_not_written_then_right_with_the_folded_solution(notebook, name, needs):
-    import contextlib
-    import io
     import random
     import re
 
