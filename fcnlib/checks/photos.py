@@ -63,26 +63,32 @@ def check_says_person(answer: Any, classes: Sequence[str], pred: Tensor) -> bool
     return truth
 
 
+def _answer(key: str, function: Callable | None, args: tuple, shape: torch.Size) -> Tensor | None:
+    """``function(*args)`` when it is a tensor of ``shape`` (a leading 1 accepted), else None after saying why:
+    ``<key>.unsolved`` (no function, or it returns None), ``<key>.error`` (it raised), ``<key>.shape``."""
+    try:
+        answer = None if function is None else function(*args)
+    except Exception as err:  # say what went wrong instead of stopping the chapter
+        say(f"{key}.error", error=f"{type(err).__name__}: {err}")
+        return None
+    if answer is None:
+        say(f"{key}.unsolved")
+    elif not isinstance(answer, Tensor) or answer.squeeze(0).shape != shape:
+        got = tuple(answer.shape) if isinstance(answer, Tensor) else type(answer).__name__
+        say(f"{key}.shape", expected=tuple(shape), got=got)
+    else:
+        return answer
+    return None
+
+
 def check_top_probability(top_probability: Callable | None, scores: Tensor) -> Tensor:
     """``top_probability(scores)`` for class scores ``[C, H, W]`` should give the largest softmax probability per
     pixel, ``[H, W]`` (a leading 1 is accepted). Returns the reference ``scores.softmax(0).amax(0)``."""
     expected = torch.softmax(scores.double(), dim=0).max(dim=0).values.to(scores.dtype)
-    answer = None
-    if top_probability is not None:
-        try:
-            answer = top_probability(scores.clone())
-        except Exception as err:  # say what went wrong instead of stopping the chapter
-            say("top_probability.error", error=f"{type(err).__name__}: {err}")
-            return expected
-    if answer is None:
-        say("top_probability.unsolved")
-    elif not isinstance(answer, Tensor) or answer.squeeze(0).shape != expected.shape:
-        got = tuple(answer.shape) if isinstance(answer, Tensor) else type(answer).__name__
-        say("top_probability.shape", expected=tuple(expected.shape), got=got)
-    elif torch.allclose(answer.squeeze(0).double().cpu(), expected.double().cpu(), atol=1e-5):
-        say("top_probability.right", pixels=expected.numel())
-    else:
-        say("top_probability.values")
+    answer = _answer("top_probability", top_probability, (scores.clone(),), expected.shape)
+    if answer is not None:
+        right = torch.allclose(answer.squeeze(0).double().cpu(), expected.double().cpu(), atol=1e-5)
+        say("top_probability.right" if right else "top_probability.values", pixels=expected.numel())
     return expected
 
 
@@ -100,19 +106,8 @@ def check_predict_at_scale(predict_at_scale: Callable | None, net: nn.Module, im
     of the pixels agree with the reference (resizing details move a few outline pixels). Returns the reference."""
     expected = _at_scale(net, image, scale)
     small = F.interpolate(image[None].float(), scale_factor=scale).shape[-2:]
-    answer = None
-    if predict_at_scale is not None:
-        try:
-            answer = predict_at_scale(net, image.clone(), scale)
-        except Exception as err:  # say what went wrong instead of stopping the chapter
-            say("predict_at_scale.error", error=f"{type(err).__name__}: {err}")
-            return expected
-    if answer is None:
-        say("predict_at_scale.unsolved")
-    elif not isinstance(answer, Tensor) or answer.squeeze(0).shape != expected.shape:
-        got = tuple(answer.shape) if isinstance(answer, Tensor) else type(answer).__name__
-        say("predict_at_scale.shape", expected=tuple(expected.shape), got=got)
-    else:
+    answer = _answer("predict_at_scale", predict_at_scale, (net, image.clone(), scale), expected.shape)
+    if answer is not None:
         agree = float((answer.squeeze(0).cpu() == expected).float().mean())
         key = "right" if agree >= 0.99 else "values"
         say(f"predict_at_scale.{key}", agree=f"{agree:.1%}", height=small[0], width=small[1])
