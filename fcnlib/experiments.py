@@ -77,6 +77,31 @@ def load_or_train_fcn(checkpoint, train_iter, test_iter, *, devices=None, num_cl
     return net.eval(), history, message
 
 
+def load_latest_fcn(folder, train_iter, test_iter, *, devices=None, num_epochs, **settings):
+    """The most refined net the chapters saved in ``folder``: chapter 6's FCN-8s (``fcn8s.pt``) if it holds one for
+    train_iter's classes, else :func:`load_or_train_fcn` with ``fcn32s.pt`` (chapter 4's, or trained and saved now
+    with ``num_epochs`` and ``settings``). Returns ``(net, name, message)``: the net in eval mode on the first of
+    ``devices``, ``"FCN-8s"`` or ``"FCN-32s"``, and what happened (paths as :func:`fcnlib.data.shown_path` writes)."""
+    from .data import shown_path
+
+    folder, num_classes = Path(folder), _num_classes(None, train_iter)
+    path, why = folder / "fcn8s.pt", "no FCN-8s checkpoint"
+    if path.is_file():
+        net = fcn_resnet18(num_classes=num_classes, variant="8s", weights=None)
+        try:
+            load_checkpoint(path, net, map_location="cpu")
+        except ValueError as err:
+            why = f"the FCN-8s checkpoint does not fit ({str(err).split(':')[0].replace(str(path), shown_path(path))})"
+        else:
+            first = devices[0] if isinstance(devices, (list, tuple)) else devices
+            net.to(torch.device(first) if first is not None else all_devices()[0])
+            return net.eval(), "FCN-8s", f"loaded {shown_path(path)}"
+    checkpoint = folder / "fcn32s.pt"
+    kwargs = dict(devices=devices, num_classes=num_classes, num_epochs=num_epochs)
+    net, _, message = load_or_train_fcn(checkpoint, train_iter, test_iter, **kwargs, **settings)
+    return net, "FCN-32s", f"{why}; FCN-32s: {message.replace(str(checkpoint), shown_path(checkpoint))}"
+
+
 _RUN_COLUMNS = dict(loss="loss", train_acc="train acc", pixel_acc="pixel acc", mean_acc="mean acc", miou="mIoU")
 _RUN_COLUMNS["fw_iou"] = "f.w. IoU"
 

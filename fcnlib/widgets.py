@@ -174,6 +174,17 @@ class Explorer(widgets.VBox):
         self.updates += 1
 
 
+class PhotoUpload(widgets.FileUpload):
+    """An upload button for one picture (ipywidgets 7 and 8: read ``.value`` with :func:`fcnlib.data.read_photo`);
+    where no widget can run (a stored notebook, a web page), its text says what it is."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"accept": "image/*", "multiple": False, "description": "Your photo", **kwargs})
+
+    def __repr__(self) -> str:
+        return "[an upload button for your photo: it works when you run the notebook]"
+
+
 def _axes(figsize: tuple[float, float], ncols: int, bottom: float = 0.1, wspace: float = 0.12, **kw: Any) -> Any:
     """A row of axes on a Figure with fixed margins (``tight_layout`` would cost more than the drawing)."""
     fig = Figure(figsize=figsize)

@@ -10,6 +10,7 @@ from ._say import MESSAGES, say  # noqa: F401
 from .convolutionalisation import *  # noqa: F401,F403
 from .interpolation import *  # noqa: F401,F403
 from .learning import *  # noqa: F401,F403
+from .photos import *  # noqa: F401,F403
 from .prediction import *  # noqa: F401,F403
 from .segmentation import *  # noqa: F401,F403
 from .skips import *  # noqa: F401,F403

@@ -6,5 +6,6 @@ from .architecture import *  # noqa: F401,F403
 from .curves import *  # noqa: F401,F403
 from .history import *  # noqa: F401,F403
 from .kernels import *  # noqa: F401,F403
+from .photos import *  # noqa: F401,F403
 from .scores import *  # noqa: F401,F403
 from .segmentation import *  # noqa: F401,F403
