@@ -38,14 +38,27 @@ __all__ = [
 SETUP_MARKER = "# fcn-notebooks setup"
 
 
-def setup_cell_source() -> str:
-    """Source of the set-up cell: on Colab, install fcnlib (and nothing else); elsewhere, no-op."""
-    return (
-        f"{SETUP_MARKER}: on Colab this installs fcnlib from the repository; elsewhere it does nothing.\n"
-        "import sys\n\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "{colab_install_command()}"'
-    )  # exactly as `ruff format` leaves it, so linting the chapters never changes the cell
+def setup_cell_source(language: str = "en") -> str:
+    """Source of the set-up cell: on Colab, install fcnlib (and nothing else); elsewhere, no-op. For
+    ``language="zh"`` (the Chinese chapters, notebooks/zh/) it also sets ``FCNLIB_LANG=zh``, so that the
+    "Your turn" checks answer in Chinese: the one line of code in which the two editions differ."""
+    if language == "en":
+        return (
+            f"{SETUP_MARKER}: on Colab this installs fcnlib from the repository; elsewhere it does nothing.\n"
+            "import sys\n\n"
+            'if "google.colab" in sys.modules:\n'
+            f'    %pip install --quiet "{colab_install_command()}"'
+        )  # exactly as `ruff format` leaves it, so linting the chapters never changes the cell
+    if language == "zh":
+        return (
+            f"{SETUP_MARKER}: 在 Colab 上从仓库安装 fcnlib，在其他环境中不安装任何东西；练习的检查用中文作答。\n"
+            "import os\n"
+            "import sys\n\n"
+            'os.environ["FCNLIB_LANG"] = "zh"\n'
+            'if "google.colab" in sys.modules:\n'
+            f'    %pip install --quiet "{colab_install_command()}"'
+        )
+    raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
 
 
 def badge_line(notebook_name: str) -> str:

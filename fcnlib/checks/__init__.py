@@ -15,3 +15,4 @@ from .prediction import *  # noqa: F401,F403
 from .segmentation import *  # noqa: F401,F403
 from .skips import *  # noqa: F401,F403
 from .transposed import *  # noqa: F401,F403
+from .zh import *  # noqa: F401,F403  (the messages in Chinese)
