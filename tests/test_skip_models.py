@@ -433,17 +433,20 @@ def test_chapter_figures_run_and_check_their_input() -> None:
     label[9, 20:60] = 255
     fig = show_coarse_prediction(image, label[::32, ::32], label, 32, target=label)
     assert len(fig.axes) == 4
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["background", "bicycle", "void"]
     with pytest.raises(ValueError, match="coarse"):
         show_coarse_prediction(image, label[::16, ::16], label, 32)
     fig2 = show_boundary_band(label, widths=(1, 3))
     assert len(fig2.axes) == 3
+    texts = [t.get_text() for t in fig2.legends[0].get_texts()]
+    assert texts == ["background", "bicycle", "void", "outside the band (colours faded)"]
     fig3 = show_model_comparison(
         image.unsqueeze(0).repeat(2, 1, 1, 1),
         {"a": label.repeat(2, 1, 1)},
         label.repeat(2, 1, 1),
         classes=["bg", "x", "y"],
     )
-    assert len(fig3.axes) == 6 and [t.get_text() for t in fig3.legends[0].get_texts()] == ["bg", "y"]
+    assert len(fig3.axes) == 6 and [t.get_text() for t in fig3.legends[0].get_texts()] == ["bg", "y", "void"]
     with pytest.raises(ValueError, match="one label map per image"):
         show_model_comparison(image.unsqueeze(0), {"a": label.repeat(2, 1, 1)})
     from fcnlib.viz.curves import plot_histories
