@@ -301,5 +301,6 @@ def pretrained_fcn_resnet50(url: str | None = None, timeout: float = 5.0, deadli
             net.aux_classifier = None  # used in training only
             return net.eval(), f"torchvision's fcn_resnet50 ({weights}), {came_from}"
     reason = reason.split("; ")[0].replace(f"downloading {url}", "no cached copy, and downloading it")
-    fix = f"put {url} ({weights.meta['_file_size']:.0f} MB) into torch's hub cache, folder checkpoints"
+    folder = str(path.parent).replace(str(Path.home()), "~", 1)  # torch.hub.get_dir() / "checkpoints"
+    fix = f"put {url} ({weights.meta['_file_size']:.0f} MB) into {folder}"
     return None, f"torchvision's pretrained fcn_resnet50 is not available here: {reason}. To use it, {fix}."

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import fcnlib
 from fcnlib import checks
 from fcnlib.data import VOC_CLASSES, sample_photo
 
@@ -64,6 +65,10 @@ def test_top_probability_right_wrong_unsolved_raising(capsys):
     assert capsys.readouterr().out.startswith("Not quite: expected a tensor of shape (6, 7)")
     checks.check_top_probability(lambda s: s.amax(0), scores)  # the largest logit, not a probability
     assert capsys.readouterr().out.startswith("Not quite: the right shape, other values")
+    checks.check_top_probability(lambda s: s.softmax(0).numpy().max(0), scores)  # a NumPy array: the same values
+    assert capsys.readouterr().out.startswith("Right")
+    checks.check_top_probability(lambda s: s.softmax(0).max(0), scores)  # (values, indices), .values forgotten
+    assert capsys.readouterr().out.startswith("Not quite: top_probability returned a (values, indices) pair")
     checks.check_top_probability(lambda s: s.nope(), scores)
     assert capsys.readouterr().out.startswith("Not quite: top_probability raised AttributeError")
 
@@ -97,7 +102,8 @@ def test_predict_at_scale_against_the_pipeline_by_hand(capsys, pixel_net):
     assert torch.equal(reference, _by_hand(pixel_net, photo, 0.25))
     assert capsys.readouterr().out == "Not written yet: predict_at_scale returns None.\n"
     checks.check_predict_at_scale(_solution, pixel_net, photo, 0.25)
-    assert capsys.readouterr().out == "Right: 100.0% of the pixels get the reference's label at 30x25.\n"
+    out = capsys.readouterr().out
+    assert out.startswith("Right: 100.0% of the pixels get the reference's label at 30x25, and 100.0% on a made-up")
     checks.check_predict_at_scale(lambda n, i, s: _solution(n, i, s)[None], pixel_net, photo, 0.25)  # [1, H, W]
     assert capsys.readouterr().out.startswith("Right")
 
@@ -121,3 +127,44 @@ def test_predict_at_scale_wrong_answers(capsys, pixel_net):
     assert capsys.readouterr().out.startswith("Not quite: expected class indices of the photo's size (120, 100)")
     checks.check_predict_at_scale(lambda n, i, s: 1 / 0, pixel_net, photo, 0.25)
     assert capsys.readouterr().out.startswith("Not quite: predict_at_scale raised ZeroDivisionError")
+
+
+def _rounded_size(net, image, scale):  # a right answer in another form: round(H * scale) rows, not the floor
+    size = [round(n * scale) for n in image.shape[-2:]]
+    small = F.interpolate(image[None].float(), size=size, mode="bilinear", antialias=True)
+    scores = fcnlib.inference.full_scores(net, small[0].round().to(torch.uint8))
+    return F.interpolate(scores[None], size=image.shape[-2:], mode="bilinear")[0].argmax(0)
+
+
+def _labels_enlarged(net, image, scale):  # the labels, not the scores, brought back
+    small = F.interpolate(image[None].float(), scale_factor=scale, mode="bilinear", antialias=True)
+    labels = fcnlib.inference.full_scores(net, small[0].round().to(torch.uint8)).argmax(0)
+    return F.interpolate(labels[None, None].float(), size=image.shape[-2:], mode="nearest")[0, 0].long()
+
+
+def _not_antialiased(net, image, scale):
+    small = F.interpolate(image[None].float(), scale_factor=scale, mode="bilinear")
+    scores = fcnlib.inference.full_scores(net, small[0].round().to(torch.uint8))
+    return F.interpolate(scores[None], size=image.shape[-2:], mode="bilinear")[0].argmax(0)
+
+
+def test_predict_at_scale_tells_scores_from_labels_where_the_net_cannot(capsys):
+    """A net with one label everywhere cannot tell the taught method from its opposite; the made-up net can."""
+    photo = (sample_photo((240, 200)) * 255).round().to(torch.uint8)
+    flat = nn.Conv2d(3, 2, 1).eval()
+    with torch.no_grad():
+        flat.weight.zero_()
+        flat.bias.copy_(torch.tensor([1.0, 0.0]))  # class 0 at every pixel
+    for wrong in (_labels_enlarged, _not_antialiased):
+        checks.check_predict_at_scale(wrong, flat, photo, 0.24)
+        out = capsys.readouterr().out
+        assert out.startswith("Not quite: only ") and "made-up net" in out, (wrong.__name__, out)
+    for right in (_solution, _rounded_size):  # 0.24 * 240 = 57.6: floor 57, round 58
+        checks.check_predict_at_scale(right, flat, photo, 0.24)
+        assert capsys.readouterr().out.startswith("Right: 100.0% of the pixels get the reference's label at 57x48")
+
+
+def test_predict_at_scale_accepts_either_rounding_of_the_size(capsys, pixel_net):
+    photo = (sample_photo((240, 200)) * 255).round().to(torch.uint8)
+    checks.check_predict_at_scale(_rounded_size, pixel_net, photo, 0.24)
+    assert capsys.readouterr().out.startswith("Right"), "round(H * scale) rows is a right answer too"
