@@ -17,7 +17,9 @@ import nbformat
 import pytest
 import yaml
 
+from fcnlib import checks
 from fcnlib.checks import MESSAGES
+from fcnlib.checks._say import WORDS
 from tools import translate
 from tools.notebook_setup import SETUP_MARKER, setup_cell_source
 from tools.repo import colab_url
@@ -28,8 +30,8 @@ TRANSLATED = sorted(ZH.glob("[0-9][0-9].yml"))
 PAIRS = [(next((ROOT / "notebooks").glob(f"{p.stem}_*.ipynb")), p) for p in TRANSLATED]
 GLOSSARY = yaml.safe_load((ZH / "glossary.yml").read_text(encoding="utf-8"))
 NUMBER = re.compile(r"(?<![0-9A-Za-z_.])\d+(?:,\d{3})*\.\d+%?|(?<![0-9A-Za-z_.])\d+(?:\.\d+)?%")
-# Numbers a translation writes the Chinese way on purpose (ImageNet's "1.2 million" photos: 120 万).
-REWORDED = {"03": {"1.2"}}
+# Numbers a translation writes the Chinese way on purpose ("1.2 million" photos: 120 万; 13.0 million: 1300 万).
+REWORDED = {"03": {"1.2", "13.0", "11.2"}}
 OPENINGS = {"Right": "对了", "Not quite": "还不对", "Not written yet": "还没写"}
 
 
@@ -207,7 +209,7 @@ def test_links_are_rewritten_for_the_chinese_folder():
         "[d](../README.md#profiles) ![e](figures/x.png) [f](https://d2l.ai) [g](#local)"
     )
     assert translate.localise_links(text, {"01"}) == (
-        "[a](01_bilinear_kernel.ipynb) [b](../02_transposed_conv.ipynb#top) [c](../glossary.md#tap) "
+        "[a](01_bilinear_kernel.ipynb) [b](../02_transposed_conv.ipynb#top)（英文） [c](../glossary.md#tap) "
         "[d](../../README.zh.md#profiles) ![e](../figures/x.png) [f](https://d2l.ai) [g](#local)"
     )
 
@@ -221,8 +223,10 @@ def test_every_message_is_translated_with_the_same_placeholders():
     differ = [key for key in MESSAGES["en"] if _fields(MESSAGES["en"][key]) != _fields(MESSAGES["zh"][key])]
     assert not differ, f"placeholders differ: {differ}"
     for key, english in MESSAGES["en"].items():
-        opening = next(o for o in OPENINGS if english.startswith(o))
-        assert MESSAGES["zh"][key].startswith(OPENINGS[opening]), key
+        opening = next((o for o in OPENINGS if english.startswith(o)), None)  # None: "Nothing to compare: ..."
+        assert opening is None or MESSAGES["zh"][key].startswith(OPENINGS[opening]), key
+    assert sorted(WORDS["zh"]) == sorted(WORDS["en"]), "words without Chinese (fcnlib/checks/_say.py)"
+    assert all(WORDS["zh"][k].count("{}") == WORDS["en"][k].count("{}") for k in WORDS["en"])
 
 
 @pytest.mark.parametrize(
@@ -233,6 +237,8 @@ def test_every_message_is_translated_with_the_same_placeholders():
         ("tent.form", dict(got="[1, 2]")),  # escaped braces
         ("linear_resize.right", dict(n=4, m=12, values=[1.0, 1.5, 2.0])),
         ("bilinear_upsampler.size", dict(factor=3, got=(1, 2, 9, 9), expected=(1, 2, 9, 9 + 0))),
+        ("kernel_stride.unwritten_both", dict(first="keep_flat", second="keep_brightness")),  # beats .unwritten
+        ("kernel_stride.unwritten", dict(missing="keep_flat")),
     ],
 )
 def test_a_printed_message_is_rendered_in_chinese_with_the_same_values(key, values):
@@ -293,3 +299,26 @@ def test_the_chinese_readme_opens_the_chinese_chapters_and_the_english_ones_othe
         name = ("zh/" if chinese else "") + english.name
         assert f"](notebooks/{name})" in readme and f"]({colab_url(name)})" in readme, name
         assert chinese or f"]({colab_url('zh/' + english.name)})" not in readme
+
+
+def test_words_inside_the_values_follow_the_language(monkeypatch, capsys):
+    """The words a check joins into a value are the learner's language's, and a stored English line with such a
+    word is re-rendered with the Chinese word, so a Chinese run prints exactly the stored line."""
+    patterns = translate.message_patterns(MESSAGES["en"], MESSAGES["zh"])
+    monkeypatch.setenv("FCNLIB_LANG", "en")
+    checks.check_margin_guess("smaller", 0.57, 5.44)
+    checks.check_kernel_for_stride(None, None)
+    english = capsys.readouterr().out.splitlines()
+    assert english[0].endswith("0.57, smaller than the 5.44 where they agree.")
+    assert english[1] == "Not written yet: set keep_flat and keep_brightness to a list of kernel sizes."
+    monkeypatch.setenv("FCNLIB_LANG", "zh")
+    checks.check_margin_guess("smaller", 0.57, 5.44)
+    checks.check_kernel_for_stride(None, None)
+    checks.check_bilinear_upsampler(lambda f, c: checks.convolutionalisation._reference_upsampler(f, c))
+    chinese = capsys.readouterr().out.splitlines()
+    assert chinese[0].endswith("比两者一致处的 5.44 更小。") and chinese[1].startswith(
+        "还没写：请把 keep_flat 和 keep_brightness"
+    )
+    assert chinese[2] == "对了：放大倍数为 2、3、4、8、16 时，结果都与双线性插值一致。"
+    assert [translate.translate_line(line, patterns) for line in english] == chinese[:2]
+    assert translate.localise_value("under 0.1%") == "不到 0.1%" and translate.localise_value("(2, 3)") == "(2, 3)"

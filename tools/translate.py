@@ -8,12 +8,13 @@ id to the same code with its comments translated. The English text is not copied
 The Chinese notebook is the English one cell for cell (same ids, code, tags and stored outputs) with
 
 * every Markdown cell replaced by its translation, the Colab badge of the first one generated for the Chinese
-  notebook, and relative links rewritten for notebooks/zh/ (a chapter without a Chinese version, the glossary
-  and figures point to the English folder, ``../README.md`` to ``../../README.zh.md``);
+  notebook, and relative links rewritten for notebooks/zh/ (a chapter without a Chinese version, marked
+  （英文）, the glossary and figures point to the English folder, ``../README.md`` to ``../../README.zh.md``);
 * the set-up cell of ``tools.notebook_setup.setup_cell_source("zh")``, which sets ``FCNLIB_LANG=zh``;
 * the lines that the "Your turn" checks printed (``fcnlib.checks.say``) re-rendered from their Chinese message:
-  each English message becomes a regular expression whose groups capture the values, so that running the
-  Chinese chapter prints exactly its stored outputs.
+  each English message becomes a regular expression whose groups capture the values (a value that is one of
+  the checks' words, ``fcnlib.checks._say.WORDS``, in Chinese), so that running the Chinese chapter prints
+  exactly its stored outputs.
 
 A missing or stale translation (the English cell changed since it was translated) stops the build with exit
 status 2, naming the chapter, the cell id and the first words of the English cell.
@@ -45,6 +46,7 @@ __all__ = [
     "message_fields",
     "message_patterns",
     "translate_line",
+    "localise_value",
     "build_notebook",
     "build",
     "todo",
@@ -56,6 +58,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = re.compile(r"^(\d\d)_[\w-]+\.ipynb$")
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+ENGLISH_MARK = "（英文）"  # after a link to a chapter that has no Chinese version yet
 
 
 class TranslationError(ValueError):
@@ -117,8 +120,9 @@ def load_translation(path: Path) -> dict[str, dict[str, str]]:
 
 def localise_links(markdown: str, translated: set[str]) -> str:
     """Rewrite the relative links of English Markdown for a notebook in notebooks/zh/: a chapter whose number is in
-    ``translated`` stays (its Chinese version sits beside it), any other chapter, the glossary and figures point
-    to the English folder (``../``), and ``../README.md`` becomes ``../../README.zh.md``."""
+    ``translated`` stays (its Chinese version sits beside it), any other chapter points to the English folder
+    (``../``) and is marked ``ENGLISH_MARK`` after the link, the glossary and figures point to the English folder,
+    and ``../README.md`` becomes ``../../README.zh.md``."""
 
     def rewrite(match: re.Match) -> str:
         target = match.group(2)
@@ -126,7 +130,9 @@ def localise_links(markdown: str, translated: set[str]) -> str:
             return match.group(0)
         if target.startswith("../README.md"):
             target = "../../README.zh.md" + target[len("../README.md") :]
-        elif not (CHAPTER.match(target.split("#")[0]) and target[:2] in translated):
+        elif CHAPTER.match(target.split("#")[0]) and target[:2] not in translated:
+            return match.group(1) + "../" + target + match.group(3) + ENGLISH_MARK  # the reader is told
+        elif not CHAPTER.match(target.split("#")[0]):
             target = "../" + target
         return match.group(1) + target + match.group(3)
 
@@ -171,10 +177,23 @@ def _renderer(template: str, groups: dict[str, str]):
         for text, name, _, _ in string.Formatter().parse(template):
             out += text
             if name is not None:
-                out += match.group(groups[name])
+                out += localise_value(match.group(groups[name]))
         return out
 
     return render
+
+
+def localise_value(value: str) -> str:
+    """A value as an English message printed it, in Chinese where it is one of the checks' words
+    (``fcnlib.checks._say.WORDS``: "smaller", "under 0.1%"); any other value (numbers, shapes, names) as printed."""
+    from fcnlib.checks._say import WORDS
+
+    for key, english in WORDS["en"].items():
+        head, hole, tail = english.partition("{}")
+        match = re.fullmatch(re.escape(head) + ("(.+)" if hole else "") + re.escape(tail), value)
+        if match:
+            return WORDS["zh"][key].format(*match.groups())
+    return value
 
 
 def translate_line(line: str, patterns) -> str:

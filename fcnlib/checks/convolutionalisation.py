@@ -11,7 +11,7 @@ from torch import nn
 
 from ..shapes import upsampling_params
 from ..upsampling import bilinear_kernel
-from ._say import MESSAGES, say
+from ._say import MESSAGES, listing, say
 
 __all__ = ["check_cross_detector", "check_score_map_shape", "check_bilinear_upsampler"]
 
@@ -123,5 +123,5 @@ def check_bilinear_upsampler(
         if not torch.allclose(y[..., f:-f, f:-f], ref[..., f:-f, f:-f], atol=1e-5):
             say("bilinear_upsampler.values", factor=f)
             return reference
-    say("bilinear_upsampler.right", factors=", ".join(map(str, factors)))
+    say("bilinear_upsampler.right", factors=listing(factors))
     return reference

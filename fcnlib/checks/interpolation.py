@@ -34,6 +34,7 @@ MESSAGES["en"].update(
         "tent.wrong": "Not quite: factor = ({k} + 1) // 2 = {factor} and the taps 1 - |i - center| / factor are "
         "{taps}; you wrote factor {got_factor} and taps {got_taps}.",
         "kernel_stride.unwritten": "Not written yet: set {missing} to a list of kernel sizes.",
+        "kernel_stride.unwritten_both": "Not written yet: set {first} and {second} to a list of kernel sizes.",
         "kernel_stride.form": "Not quite: {name} cannot be read as kernel sizes: you wrote {got}. Write a list of "
         "whole numbers such as [3, 5], without quotes.",
         "kernel_stride.right": "Right! At stride {stride}, kernel sizes {flat} keep a flat image flat, and of those "
@@ -172,8 +173,11 @@ def check_kernel_for_stride(
                 truth["bright"].append(k)
     answers = {"keep_flat": keep_flat, "keep_brightness": keep_brightness}
     missing = [name for name, value in answers.items() if value is None]
+    if len(missing) == 2:  # the words between the names belong to the message, in each language
+        say("kernel_stride.unwritten_both", first=missing[0], second=missing[1])
+        return truth
     if missing:
-        say("kernel_stride.unwritten", missing=" and ".join(missing))
+        say("kernel_stride.unwritten", missing=missing[0])
         return truth
     got = {name: _ints(value) for name, value in answers.items()}
     unreadable = [name for name, value in got.items() if value is None]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..inference import full_scores
-from ._say import MESSAGES, say
+from ._say import MESSAGES, listing, say, word
 
 __all__ = ["check_says_person", "check_top_probability", "check_predict_at_scale"]
 
@@ -63,9 +63,9 @@ def check_says_person(answer: Any, classes: Sequence[str], pred: Tensor) -> bool
         answer = {"yes": True, "true": True, "no": False, "false": False}.get(answer.strip().lower(), answer)
     right = not isinstance(answer, str) and answer in (True, False) and bool(answer) == truth
     if index is None:
-        say(f"says_person.{'right' if right else 'wrong'}_absent", n=len(classes), names=", ".join(classes))
+        say(f"says_person.{'right' if right else 'wrong'}_absent", n=len(classes), names=listing(classes))
     else:
-        shown = f"{share:.1%}" if share >= 0.001 or share == 0 else "under 0.1%"
+        shown = f"{share:.1%}" if share >= 0.001 or share == 0 else word("under", "0.1%")
         say(f"says_person.{'right' if right else 'wrong'}_present", index=index, share=shown)
     return truth
 

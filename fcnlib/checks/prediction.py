@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..inference import tile_starts
-from ._say import MESSAGES, say
+from ._say import MESSAGES, say, word
 
 __all__ = ["check_padding", "check_tile_starts", "check_margin_guess"]
 
@@ -98,13 +98,14 @@ def check_margin_guess(guess: Any, near: float, far: float) -> str | None:
     the margin where two predictions disagree; ``near``, ``far``: the median margins where they disagree and where
     they agree (``near`` NaN: they never disagree). Returns the measured answer, or None when there is none."""
     measured = None if near != near else ("smaller" if near < far else "larger")
-    word = _WORDS.get(guess.strip().lower()) if isinstance(guess, str) else None
+    given = _WORDS.get(guess.strip().lower()) if isinstance(guess, str) else None
     if measured is None:
         say("margin_guess.none")
     elif guess is None:
         say("margin_guess.unsolved")
-    elif word is None:
+    elif given is None:
         say("margin_guess.form", got=repr(guess))
     else:
-        say("margin_guess.right" if word == measured else "margin_guess.wrong", near=near, far=far, word=measured)
+        key = "margin_guess.right" if given == measured else "margin_guess.wrong"
+        say(key, near=near, far=far, word=word(measured))
     return measured
