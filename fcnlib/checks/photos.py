@@ -15,6 +15,10 @@ from ._say import MESSAGES, listing, say, word
 
 __all__ = ["check_says_person", "check_top_probability", "check_predict_at_scale"]
 
+_HOW = (
+    "Shrink with mode='bilinear', antialias=True; upsample the scores [C, h, w] (not the labels) bilinearly; then "
+    "argmax(0)."
+)
 MESSAGES["en"].update(
     {
         "says_person.unsolved": "Not written yet: set answer = True or False and run again.",
@@ -42,9 +46,10 @@ MESSAGES["en"].update(
         "Bring the scores back to the photo's size before the argmax.",
         "predict_at_scale.pair": "Not quite: predict_at_scale returned a (values, indices) pair, as .max(dim=0) "
         "does; return the class indices, .argmax(0).",
-        "predict_at_scale.values": "Not quite: only {agree} of the pixels get the reference's label ({where}). "
-        "Shrink with "
-        "mode='bilinear', antialias=True; upsample the scores [C, h, w] (not the labels) bilinearly; then argmax(0).",
+        "predict_at_scale.values": "Not quite: only {agree} of the pixels get the reference's label (with your net "
+        "at scale {scale}). " + _HOW,
+        "predict_at_scale.values_probe": "Not quite: only {agree} of the pixels get the reference's label (with a "
+        "made-up net whose labels change from pixel to pixel, at scale 1/8). " + _HOW,
     }
 )
 
@@ -143,7 +148,7 @@ def check_predict_at_scale(predict_at_scale: Callable | None, net: nn.Module, im
         return expected
     small = F.interpolate(image[None].float(), scale_factor=scale).shape[-2:]
     if agree < 0.99:
-        say("predict_at_scale.values", agree=f"{agree:.1%}", where=f"with your net at scale {scale:g}")
+        say("predict_at_scale.values", agree=f"{agree:.1%}", scale=f"{scale:g}")
         return expected
     probe = nn.Conv2d(3, 4, 1).eval()  # class scores from each pixel's colour alone
     with torch.no_grad():
@@ -151,8 +156,7 @@ def check_predict_at_scale(predict_at_scale: Callable | None, net: nn.Module, im
         probe.bias.zero_()
     probed, _ = _agreement(predict_at_scale, probe, image.cpu(), 0.125)
     if probed is not None and probed < 0.99:
-        where = "with a made-up net whose labels change from pixel to pixel, at scale 1/8"
-        say("predict_at_scale.values", agree=f"{probed:.1%}", where=where)
+        say("predict_at_scale.values_probe", agree=f"{probed:.1%}")
     elif probed is not None:
         say("predict_at_scale.right", agree=f"{agree:.1%}", height=small[0], width=small[1], probe=f"{probed:.1%}")
     return expected

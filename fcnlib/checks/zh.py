@@ -10,6 +10,7 @@ from ._say import MESSAGES
 
 __all__: list[str] = []
 
+_HOW_ZH = "用 mode='bilinear', antialias=True 缩小；对分数 [C, h, w]（而不是标签）做双线性上采样；然后 argmax(0)。"
 MESSAGES["zh"].update(
     {
         # interpolation (chapter 1)
@@ -122,11 +123,18 @@ MESSAGES["zh"].update(
         "top_probability.values": "还不对：形状对了，数值不对。先在类别上做 softmax（dim=0），再取每个像素上的最大值"
         "（.amax(0)）；这些值在 1/C 和 1 之间。",
         "predict_at_scale.unsolved": "还没写：predict_at_scale 返回 None。",
-        "predict_at_scale.right": "对了：在 {height}x{width} 下，{agree} 的像素得到与参考答案相同的标签。",
+        "predict_at_scale.right": "对了：在 {height}x{width} 下，{agree} 的像素得到与参考答案相同的标签；"
+        "在一个标签逐像素变化的虚构网络上（缩放比例 1/8）为 {probe}。",
         "predict_at_scale.error": "还不对：predict_at_scale 引发了 {error}。",
         "predict_at_scale.shape": "还不对：期望与照片同尺寸 {expected} 的类别下标，得到的是 {got}。"
         "先把分数恢复到照片的尺寸，再取 argmax。",
-        "predict_at_scale.values": "还不对：只有 {agree} 的像素得到与参考答案相同的标签。用 mode='bilinear', "
-        "antialias=True 缩小；对分数 [C, h, w]（而不是标签）做双线性上采样；然后 argmax(0)。",
+        "predict_at_scale.values": "还不对：用你的网络在缩放比例 {scale} 下，只有 {agree} 的像素得到与参考答案相同的标签。"
+        + _HOW_ZH,
+        "predict_at_scale.values_probe": "还不对：用一个标签逐像素变化的虚构网络在缩放比例 1/8 下，只有 {agree} 的像素"
+        "得到与参考答案相同的标签。" + _HOW_ZH,
+        "predict_at_scale.pair": "还不对：predict_at_scale 返回了一个 (values, indices) 对，就像 .max(dim=0) 那样；"
+        "请返回类别下标，即 .argmax(0)。",
+        "top_probability.pair": "还不对：top_probability 返回了一个 (values, indices) 对，就像 .max(dim=0) 那样；"
+        "请返回它的 .values。",
     }
 )
