@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .model import fcn_resnet18, init_from, param_groups
+from .metrics import scores_to_labels
+from .model import device_of, fcn_resnet18, init_from, param_groups
 from .profiles import all_devices
-from .training import _infer_num_classes, load_checkpoint, train
+from .training import _infer_num_classes, _logits, _unwrap, load_checkpoint, train
 
 
 def _num_classes(num_classes: int | None, train_iter: Any) -> int:
@@ -77,6 +78,43 @@ def load_or_train_fcn(checkpoint, train_iter, test_iter, *, devices=None, num_cl
     return net.eval(), history, message
 
 
+class PredictionRecorder:
+    """A reporter for :func:`fcnlib.train` (``reporter=``) that keeps what ``net`` predicts for fixed ``images``
+    (normalised float ``[K, 3, H, W]``, sides that ``net`` accepts) before training and after every epoch:
+    ``predictions[i]``, an int64 label map ``[K, H, W]`` on the CPU, after ``epochs[i]`` epochs (0: untrained).
+    The net runs in eval mode without gradients, then its mode is restored. ValueError for other images."""
+
+    def __init__(self, net: nn.Module, images: torch.Tensor) -> None:
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"images must be a batch [K, 3, H, W] of normalised images, got {got}")
+        if not images.is_floating_point():
+            raise ValueError(f"images must be normalised floats (fcnlib.data's batches), got {images.dtype}")
+        self.net, self.images = _unwrap(net), images.detach().cpu()  # DataParallel/DDP: the module inside
+        self.epochs: list[int] = []
+        self.predictions: list[torch.Tensor] = []
+
+    def record(self, epoch: int) -> torch.Tensor:
+        """Predict the images now and keep the label maps as those after ``epoch`` epochs; returns them."""
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.inference_mode():
+                labels = scores_to_labels(_logits(self.net(self.images.to(device_of(self.net))))).cpu()
+        finally:
+            self.net.train(was_training)
+        self.epochs.append(int(epoch))
+        self.predictions.append(labels)
+        return labels
+
+    def on_train_begin(self, num_epochs: int, num_batches: int | None, history: Sequence) -> None:
+        if not self.epochs or self.epochs[-1] != len(history):
+            self.record(len(history))
+
+    def on_epoch_end(self, history: Sequence) -> None:
+        self.record(len(history))
+
+
 _RUN_COLUMNS = dict(loss="loss", train_acc="train acc", pixel_acc="pixel acc", mean_acc="mean acc", miou="mIoU")
 _RUN_COLUMNS["fw_iou"] = "f.w. IoU"
 
@@ -99,6 +137,50 @@ def runs_table(runs: Mapping[str, Sequence], keys: Sequence[str] = ("loss", "pix
     for name, history in runs.items():
         lines.append(f"{str(name):<{width}}{len(history):>8}" + "".join(f"{history[-1][k]:>12.3f}" for k in keys))
     return "\n".join(lines)
+
+
+def _good_seeds(row: Mapping) -> dict[str, Mapping]:
+    """The per-seed results of a stored row (``{"seeds": {seed: {...}}}``) whose training did not diverge."""
+    if not isinstance(row, Mapping) or not isinstance(row.get("seeds"), Mapping):
+        raise ValueError("each row must be {'seeds': {seed: {key: value, 'diverged': bool}}} (benchmarks' JSON)")
+    return {seed: run for seed, run in row["seeds"].items() if not run.get("diverged")}
+
+
+def seeds_table(rows: Mapping[str, Mapping], keys=("loss", "pixel_acc", "miou"), baseline: Mapping | None = None):
+    """A text table of runs repeated over seeds, as ``benchmarks/``' JSON stores them (``{name: {"seeds": {seed:
+    {key: value, "diverged": bool}}}}``): per row the mean and, in brackets, the lowest and highest value of each
+    key over the seeds that did not diverge, and how many diverged; ``baseline`` (``{key: value}``) a last row."""
+    width = max([len(str(n)) for n in rows] + [22]) + 2
+    lines = [f"{'run':<{width}}" + "".join(f"{_RUN_COLUMNS.get(k, k):>22}" for k in keys) + "   diverged"]
+    for name, row in rows.items():
+        good, cells = _good_seeds(row), []
+        for key in keys:
+            values = [float(run[key]) for run in good.values()]
+            spread = f"{sum(values) / len(values):.3f} ({min(values):.3f}..{max(values):.3f})" if values else "-"
+            cells.append(f"{spread:>22}")
+        lines.append(
+            f"{str(name):<{width}}" + "".join(cells) + f"   {len(row['seeds']) - len(good)} of {len(row['seeds'])}"
+        )
+    if baseline is not None:
+        cells = [f"{baseline[k]:>22.3f}" if k in baseline else f"{'-':>22}" for k in keys]
+        lines.append(f"{'background everywhere':<{width}}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def seeds_verdict(rows: Mapping[str, Mapping], a: str, b: str, key: str = "miou") -> str:
+    """One sentence comparing rows ``a`` and ``b`` of a stored result seed by seed (the seeds both trained without
+    diverging): ``a`` above ``b`` for how many seeds, and by how much (lowest to highest difference)."""
+    ga, gb = _good_seeds(rows[a]), _good_seeds(rows[b])
+    diffs = [float(ga[s][key]) - float(gb[s][key]) for s in ga if s in gb]
+    if not diffs:
+        return f"{a} and {b} share no seed that trained without diverging: nothing to compare"
+    above, what = sum(d > 0 for d in diffs), _RUN_COLUMNS.get(key, key)
+    if above in (0, len(diffs)):
+        winner, loser = (a, b) if above else (b, a)
+        seeds = f"all {len(diffs)} seeds" if len(diffs) > 1 else "the one seed both trained"
+        low, high = min(map(abs, diffs)), max(map(abs, diffs))
+        return f"{winner} above {loser} in {what} for {seeds}, by {low:.3f} to {high:.3f}"
+    return f"{a} above {b} in {what} for {above} of {len(diffs)} seeds only (differences {min(diffs):+.3f} to {max(diffs):+.3f}): within the noise of these seeds"
 
 
 def train_variant(

@@ -443,7 +443,7 @@ def test_chapter_figures_run_and_check_their_input() -> None:
         label.repeat(2, 1, 1),
         classes=["bg", "x", "y"],
     )
-    assert len(fig3.axes) == 6 and [t.get_text() for t in fig3.legends[0].get_texts()] == ["bg", "y"]
+    assert len(fig3.axes) == 6 and [t.get_text() for t in fig3.legends[0].get_texts()] == ["bg", "y", "void"]
     with pytest.raises(ValueError, match="one label map per image"):
         show_model_comparison(image.unsqueeze(0), {"a": label.repeat(2, 1, 1)})
     from fcnlib.viz.curves import plot_histories

@@ -11,13 +11,14 @@ import numpy as np
 import torch
 from matplotlib.patches import Patch
 
-from ..data import VOC_CLASSES, VOC_COLORMAP
+from ..data import VOC_CLASSES, VOC_COLORMAP, VOID_COLOR
 from ..inference import label2image
 from ..metrics import boundary_band
 from ._common import image_array
 
 __all__ = ["show_coarse_prediction", "show_boundary_band", "show_model_comparison", "show_segmentation"]
-__all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou"]
+__all__ += ["show_void_zoom"]
+__all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou", "plot_confusion_matrix"]
 _TITLES = ("image", "prediction", "ground truth")
 
 
@@ -53,9 +54,13 @@ def _as_list(items: Any, item_dims: int) -> list[Any]:
 
 
 def _handles(label_maps: Sequence[np.ndarray], names: list[str], colormap: np.ndarray) -> list[Patch]:
-    """A legend patch per class that occurs in the label maps (void and unknown indices left out)."""
-    present = sorted(set().union(*[np.unique(m).tolist() for m in label_maps]) & set(range(len(colormap))))
-    return [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c]) for c in present]
+    """A legend patch per class that occurs in the label maps, then void (255) if it occurs (unknown indices left
+    out)."""
+    found = set().union(*[np.unique(m).tolist() for m in label_maps])
+    present = sorted(found & set(range(len(colormap))))
+    handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c]) for c in present]
+    void = [Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void")] if 255 in found else []
+    return handles + void
 
 
 def _grid(pictures: list[list[Any]], scale: float, aspect: float, ylabels=(), titles=(), fontsize: Any = "small"):
@@ -84,8 +89,12 @@ def _rows_figure(images, rows: Mapping[str, Any], ylabels, classes, colormap, sc
     names, cmap = _palette(classes, colormap)
     pictures = [images] + [[label2image(m, cmap) for m in row] for row in maps.values()]
     fig, _ = _grid(pictures, scale, aspect or images[0].shape[1] / images[0].shape[0], ylabels, tops)
-    handles = _handles([m for row in maps.values() for m in row], names, cmap)
-    width, height = fig.get_size_inches()  # a legend under the axes, the figure grown to make room
+    return _legend_below(fig, _handles([m for row in maps.values() for m in row], names, cmap))
+
+
+def _legend_below(fig, handles: list) -> Any:
+    """``fig`` (laid out tightly) grown at the bottom to hold a legend of ``handles`` under its axes."""
+    width, height = fig.get_size_inches()
     ncol = max(1, min(len(handles), int(width / 1.3)))
     extra = 0.25 * -(-len(handles) // ncol) + 0.1 if handles else 0.0
     if handles:
@@ -224,3 +233,59 @@ def plot_iou(iou, classes=None, colormap=None):
         ax.legend(loc="upper right", fontsize=9)
     ax.set_ylim(0, 1)
     return ax.figure
+
+
+def _cell_text(share: float) -> str:
+    """A share in [0, 1] as whole percent, "<1" for a share that would round to 0 but is not 0."""
+    return "<1" if 0 < share < 0.005 else f"{100 * share:.0f}"
+
+
+def plot_confusion_matrix(n, classes=None, title="confusion matrix (test set)"):
+    """A confusion matrix ``n[i, j]`` (pixels of true class ``i`` predicted as ``j``; ``[C, C]`` counts) as a heat
+    map of each row's shares in percent (each true class's pixels add up to 100), written in every non-zero cell,
+    with the class names (default VOC's, else indices) on both axes and a colour bar. A class without pixels gets
+    "(none)" after its name and an empty row. ValueError: not square, or negative counts."""
+    counts = np.asarray(torch.as_tensor(n).detach().cpu(), dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0:
+        raise ValueError(f"a confusion matrix must be square [C, C] with C >= 1, got shape {counts.shape}")
+    if (counts < 0).any():
+        raise ValueError("a confusion matrix holds pixel counts, but some are negative")
+    k, totals = len(counts), counts.sum(1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.full_like(counts, np.nan), where=totals > 0)
+    names = _palette(classes, None, k)[0][:k]
+    fig, ax = plt.subplots(figsize=(0.5 * k + 2.6, 0.45 * k + 1.7), layout="constrained")
+    image = ax.imshow(100 * shares, cmap="Blues", vmin=0, vmax=100)
+    fig.colorbar(image, ax=ax, label="share of the true class's pixels (%)")
+    for i, j in zip(*np.nonzero(counts)):
+        white = shares[i, j] > 0.6  # dark cells get white text
+        ax.text(j, i, _cell_text(shares[i, j]), ha="center", va="center", fontsize=9, color="w" if white else "k")
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(k), [f"{c} (none)" if t == 0 else c for c, t in zip(names, totals[:, 0])], fontsize=9)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    return fig
+
+
+def show_void_zoom(image, labels: Mapping[str, Any], box=(32, 48), classes=None, colormap=None, scale=2.2):
+    """The image and each label map of ``labels`` (title -> ``[H, W]``, 255 void) on top, and below each a zoom into
+    the ``box`` (height, width) around the void pixel of the first map nearest the image's centre (a red frame
+    marks it on top), and a legend. ValueError when the first map has no void pixel or the sizes differ."""
+    img, maps = image_array(image, None), {title: _labels(m) for title, m in labels.items()}
+    first = next(iter(maps.values()))
+    if any(m.shape != img.shape[:2] for m in maps.values()):
+        raise ValueError(f"every label map must be {img.shape[0]}x{img.shape[1]} like the image")
+    rows, cols = np.nonzero(first == 255)
+    if not len(rows):
+        raise ValueError("the first label map has no void pixel (255) to zoom into")
+    (h, w), (bh, bw) = first.shape, box
+    k = np.argmin((rows - h / 2) ** 2 + (cols - w / 2) ** 2)
+    top, left = min(max(rows[k] - bh // 2, 0), max(h - bh, 0)), min(max(cols[k] - bw // 2, 0), max(w - bw, 0))
+    names, cmap = _palette(classes, colormap)
+    pictures = [img] + [label2image(m, cmap) for m in maps.values()]
+    zooms = [p[top : top + bh, left : left + bw] for p in pictures]
+    titles = ["image", *maps]
+    fig, axes = _grid([pictures, zooms], scale, w / h, ylabels=("whole", "zoom (red frame)"), titles=titles, fontsize=9)
+    for ax in axes[0]:
+        ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), bw, bh, fill=False, ec="red", lw=1.2))
+    for ax in axes[1]:
+        ax.images[0].set_interpolation("nearest")
+    return _legend_below(fig, _handles(list(maps.values()), names, cmap))
