@@ -139,50 +139,6 @@ def runs_table(runs: Mapping[str, Sequence], keys: Sequence[str] = ("loss", "pix
     return "\n".join(lines)
 
 
-def _good_seeds(row: Mapping) -> dict[str, Mapping]:
-    """The per-seed results of a stored row (``{"seeds": {seed: {...}}}``) whose training did not diverge."""
-    if not isinstance(row, Mapping) or not isinstance(row.get("seeds"), Mapping):
-        raise ValueError("each row must be {'seeds': {seed: {key: value, 'diverged': bool}}} (benchmarks' JSON)")
-    return {seed: run for seed, run in row["seeds"].items() if not run.get("diverged")}
-
-
-def seeds_table(rows: Mapping[str, Mapping], keys=("loss", "pixel_acc", "miou"), baseline: Mapping | None = None):
-    """A text table of runs repeated over seeds, as ``benchmarks/``' JSON stores them (``{name: {"seeds": {seed:
-    {key: value, "diverged": bool}}}}``): per row the mean and, in brackets, the lowest and highest value of each
-    key over the seeds that did not diverge, and how many diverged; ``baseline`` (``{key: value}``) a last row."""
-    width = max([len(str(n)) for n in rows] + [22]) + 2
-    lines = [f"{'run':<{width}}" + "".join(f"{_RUN_COLUMNS.get(k, k):>22}" for k in keys) + "   diverged"]
-    for name, row in rows.items():
-        good, cells = _good_seeds(row), []
-        for key in keys:
-            values = [float(run[key]) for run in good.values()]
-            spread = f"{sum(values) / len(values):.3f} ({min(values):.3f}..{max(values):.3f})" if values else "-"
-            cells.append(f"{spread:>22}")
-        lines.append(
-            f"{str(name):<{width}}" + "".join(cells) + f"   {len(row['seeds']) - len(good)} of {len(row['seeds'])}"
-        )
-    if baseline is not None:
-        cells = [f"{baseline[k]:>22.3f}" if k in baseline else f"{'-':>22}" for k in keys]
-        lines.append(f"{'background everywhere':<{width}}" + "".join(cells))
-    return "\n".join(lines)
-
-
-def seeds_verdict(rows: Mapping[str, Mapping], a: str, b: str, key: str = "miou") -> str:
-    """One sentence comparing rows ``a`` and ``b`` of a stored result seed by seed (the seeds both trained without
-    diverging): ``a`` above ``b`` for how many seeds, and by how much (lowest to highest difference)."""
-    ga, gb = _good_seeds(rows[a]), _good_seeds(rows[b])
-    diffs = [float(ga[s][key]) - float(gb[s][key]) for s in ga if s in gb]
-    if not diffs:
-        return f"{a} and {b} share no seed that trained without diverging: nothing to compare"
-    above, what = sum(d > 0 for d in diffs), _RUN_COLUMNS.get(key, key)
-    if above in (0, len(diffs)):
-        winner, loser = (a, b) if above else (b, a)
-        seeds = f"all {len(diffs)} seeds" if len(diffs) > 1 else "the one seed both trained"
-        low, high = min(map(abs, diffs)), max(map(abs, diffs))
-        return f"{winner} above {loser} in {what} for {seeds}, by {low:.3f} to {high:.3f}"
-    return f"{a} above {b} in {what} for {above} of {len(diffs)} seeds only (differences {min(diffs):+.3f} to {max(diffs):+.3f}): within the noise of these seeds"
-
-
 def train_variant(
     variant: str,
     train_iter: Any,

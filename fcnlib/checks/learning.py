@@ -30,7 +30,9 @@ def _as_tuple(value: Any) -> Any:
     if isinstance(value, (str, bytes)):
         return value
     try:
-        return tuple(v.item() if hasattr(v, "item") else v for v in (value.tolist() if hasattr(value, "tolist") else value))
+        return tuple(
+            v.item() if hasattr(v, "item") else v for v in (value.tolist() if hasattr(value, "tolist") else value)
+        )
     except TypeError:
         return value.item() if hasattr(value, "item") else value
 
