@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .model import fcn_resnet18, init_from, param_groups
+from .metrics import scores_to_labels
+from .model import device_of, fcn_resnet18, init_from, param_groups
 from .profiles import all_devices
-from .training import _infer_num_classes, load_checkpoint, train
+from .training import _infer_num_classes, _logits, _unwrap, load_checkpoint, train
 
 
 def _num_classes(num_classes: int | None, train_iter: Any) -> int:
@@ -100,6 +101,43 @@ def load_latest_fcn(folder, train_iter, test_iter, *, devices=None, num_epochs, 
     kwargs = dict(devices=devices, num_classes=num_classes, num_epochs=num_epochs)
     net, _, message = load_or_train_fcn(checkpoint, train_iter, test_iter, **kwargs, **settings)
     return net, "FCN-32s", f"{why}; FCN-32s: {message.replace(str(checkpoint), shown_path(checkpoint))}"
+
+
+class PredictionRecorder:
+    """A reporter for :func:`fcnlib.train` (``reporter=``) that keeps what ``net`` predicts for fixed ``images``
+    (normalised float ``[K, 3, H, W]``, sides that ``net`` accepts) before training and after every epoch:
+    ``predictions[i]``, an int64 label map ``[K, H, W]`` on the CPU, after ``epochs[i]`` epochs (0: untrained).
+    The net runs in eval mode without gradients, then its mode is restored. ValueError for other images."""
+
+    def __init__(self, net: nn.Module, images: torch.Tensor) -> None:
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"images must be a batch [K, 3, H, W] of normalised images, got {got}")
+        if not images.is_floating_point():
+            raise ValueError(f"images must be normalised floats (fcnlib.data's batches), got {images.dtype}")
+        self.net, self.images = _unwrap(net), images.detach().cpu()  # DataParallel/DDP: the module inside
+        self.epochs: list[int] = []
+        self.predictions: list[torch.Tensor] = []
+
+    def record(self, epoch: int) -> torch.Tensor:
+        """Predict the images now and keep the label maps as those after ``epoch`` epochs; returns them."""
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.inference_mode():
+                labels = scores_to_labels(_logits(self.net(self.images.to(device_of(self.net))))).cpu()
+        finally:
+            self.net.train(was_training)
+        self.epochs.append(int(epoch))
+        self.predictions.append(labels)
+        return labels
+
+    def on_train_begin(self, num_epochs: int, num_batches: int | None, history: Sequence) -> None:
+        if not self.epochs or self.epochs[-1] != len(history):
+            self.record(len(history))
+
+    def on_epoch_end(self, history: Sequence) -> None:
+        self.record(len(history))
 
 
 _RUN_COLUMNS = dict(loss="loss", train_acc="train acc", pixel_acc="pixel acc", mean_acc="mean acc", miou="mIoU")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image, clear_output, display
 from matplotlib.figure import Figure
@@ -23,6 +24,7 @@ from torch import Tensor
 from . import shapes, upsampling
 from .data.photo import sample_photo
 from .viz import kernels
+from .viz import segmentation as segmentation_viz
 from .viz._common import png_bytes
 
 DPI = 100  # the chapters' figure resolution (viz.use_course_style)
@@ -429,3 +431,61 @@ def receptive_field_explorer(photo: Tensor | None = None) -> Explorer:
     view = functools.partial(receptive_field_view, photo=photo, net=resnet18_stages())
     rows = [c["stage"], widgets.HBox([c["row"], c["col"]])]
     return Explorer(c, view, rows, {"stage": stage_changed}, title="Receptive field explorer")
+
+
+def _after(epoch: int) -> str:
+    return "before training" if epoch == 0 else f"after epoch {epoch}"
+
+
+def _missed(preds: Tensor, targets: Tensor, classes=None) -> str:
+    """Per image, the classes of ``targets`` of which ``preds`` gets under half of the pixels right, or "none"."""
+    labelled = targets[targets != 255]
+    names, found = segmentation_viz._palette(classes, None, int(labelled.max()) + 1 if labelled.numel() else 1)[0], []
+    for k, (pred, target) in enumerate(zip(preds, targets), 1):
+        for c in target[target != 255].unique().tolist():
+            right = float((pred[target == c] == c).float().mean())
+            if right < 0.5:
+                found.append(f"image {k}: {names[c]} ({right:.0%} right)")
+    return "; ".join(found) or "none"
+
+
+@safe_view
+def epoch_view(epoch: int, epochs=(), predictions=(), images=None, targets=None, classes=None, colormap=None) -> View:
+    """Fixed images' predictions recorded during training (:class:`fcnlib.experiments.PredictionRecorder`: one
+    ``[K, H, W]`` label map per entry of ``epochs``, 0 before training) at ``epoch``: rows image, the first record,
+    ``epoch``'s and ``targets [K, H, W]`` (255 void); the sentence names per image the classes mostly missed.
+    ``numbers``: ``pixel_acc`` (share of labelled pixels right, per recorded epoch), ``changed`` (share of pixels
+    whose class differs from the record before ``epoch``)."""
+    epochs, preds = list(epochs), [torch.as_tensor(p) for p in predictions]
+    if epoch not in epochs:
+        raise ValueError(f"epoch must be one of the recorded epochs {epochs}, got {epoch!r}")
+    if not (isinstance(images, Tensor) and isinstance(targets, Tensor)) or len(preds) != len(epochs):
+        raise ValueError("give images [K, 3, H, W], targets [K, H, W] and one prediction per recorded epoch")
+    if any(p.shape != targets.shape for p in preds) or images.shape[:1] + images.shape[2:] != targets.shape:
+        raise ValueError(f"predictions {[tuple(p.shape) for p in preds]} and images must fit targets {targets.shape}")
+    labelled, i = targets != 255, epochs.index(epoch)
+    accs = [float((p == targets)[labelled].float().mean()) for p in preds]
+    changed = float((preds[i] != preds[i - 1]).float().mean()) if i else 0.0
+    lines = [f"{_after(epoch)}: {accs[i]:.1%} of the labelled pixels of these {len(targets)} test images right"]
+    if i:
+        lines[0] += (
+            f"; {changed:.1%} of their pixels changed class since {_after(epochs[i - 1]).removeprefix('after ')}"
+        )
+    lines.append("share right by epoch: " + ", ".join(f"{e}: {a:.1%}" for e, a in zip(epochs, accs)))
+    lines.append("mostly missed (under half of its pixels right): " + _missed(preds[i], targets, classes))
+    rows = {_after(epochs[0]): preds[0]} | ({_after(epoch): preds[i]} if i else {})
+    fig = segmentation_viz.show_model_comparison(images, rows, targets, colormap, classes, scale=1.5)
+    plt.close(fig)  # drawn as PNG by the explorer, not again by the notebook
+    return View(lines, dict(pixel_acc=accs, changed=changed), fig)
+
+
+def epoch_explorer(recorder: Any, targets: Tensor, classes=None, colormap=None) -> Explorer:
+    """An epoch slider (starting at the last) over :func:`epoch_view` for a
+    :class:`fcnlib.experiments.PredictionRecorder`'s images and predictions; ValueError when nothing was recorded."""
+    if not recorder.epochs:
+        raise ValueError("the recorder holds no predictions: pass it to fcnlib.train(..., reporter=recorder) first")
+    first, last = recorder.epochs[0], recorder.epochs[-1]
+    c = _sliders(epoch=(last, first, last, "epoch"))
+    record = dict(epochs=recorder.epochs, predictions=recorder.predictions, images=recorder.images)
+    view = functools.partial(epoch_view, **record, targets=targets, classes=classes, colormap=colormap)
+    return Explorer(c, view, title="Predictions by epoch")

@@ -233,7 +233,7 @@ def test_show_segmentation_grid_and_legend():
     targets[2, :, :2] = 255
     fig = show_segmentation(images, preds, targets)
     assert len(fig.axes) == 9  # 3 rows (image, prediction, truth) x 3 examples
-    assert legend_texts(fig) == [VOC_CLASSES[0], VOC_CLASSES[8], VOC_CLASSES[12]]
+    assert legend_texts(fig) == [VOC_CLASSES[0], VOC_CLASSES[8], VOC_CLASSES[12], "void"]  # void drawn in truth
     shown = fig.axes[3].images[0].get_array()  # first prediction
     colours = np.asarray(VOC_COLORMAP, dtype=np.uint8)
     assert np.array_equal(np.asarray(shown), colours[preds[0].numpy()])

@@ -17,8 +17,8 @@ from ..metrics import boundary_band
 from ._common import image_array
 
 __all__ = ["show_coarse_prediction", "show_boundary_band", "show_model_comparison", "show_segmentation"]
-__all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou"]
-__all__ += ["plot_difference_maps"]
+__all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou", "plot_confusion_matrix"]
+__all__ += ["plot_difference_maps", "show_void_zoom"]
 _TITLES = ("image", "prediction", "ground truth")
 
 
@@ -354,3 +354,59 @@ def show_mask_overlap(a, b, names=("A", "B")):
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
     fig.suptitle(f"IoU = intersection / union = {both:,} / {union:,} = {both / union:.2f}")
     return fig
+
+
+def _cell_text(share: float) -> str:
+    """A share in [0, 1] as whole percent, "<1" for a share that would round to 0 but is not 0."""
+    return "<1" if 0 < share < 0.005 else f"{100 * share:.0f}"
+
+
+def plot_confusion_matrix(n, classes=None, title="confusion matrix (test set)"):
+    """A confusion matrix ``n[i, j]`` (pixels of true class ``i`` predicted as ``j``; ``[C, C]`` counts) as a heat
+    map of each row's shares in percent (each true class's pixels add up to 100), written in every non-zero cell,
+    with the class names (default VOC's, else indices) on both axes and a colour bar. A class without pixels gets
+    "(none)" after its name and an empty row. ValueError: not square, or negative counts."""
+    counts = np.asarray(torch.as_tensor(n).detach().cpu(), dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0:
+        raise ValueError(f"a confusion matrix must be square [C, C] with C >= 1, got shape {counts.shape}")
+    if (counts < 0).any():
+        raise ValueError("a confusion matrix holds pixel counts, but some are negative")
+    k, totals = len(counts), counts.sum(1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.full_like(counts, np.nan), where=totals > 0)
+    names = _palette(classes, None, k)[0][:k]
+    fig, ax = plt.subplots(figsize=(0.5 * k + 2.6, 0.45 * k + 1.7), layout="constrained")
+    image = ax.imshow(100 * shares, cmap="Blues", vmin=0, vmax=100)
+    fig.colorbar(image, ax=ax, label="share of the true class's pixels (%)")
+    for i, j in zip(*np.nonzero(counts)):
+        white = shares[i, j] > 0.6  # dark cells get white text
+        ax.text(j, i, _cell_text(shares[i, j]), ha="center", va="center", fontsize=9, color="w" if white else "k")
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(k), [f"{c} (none)" if t == 0 else c for c, t in zip(names, totals[:, 0])], fontsize=9)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    return fig
+
+
+def show_void_zoom(image, labels: Mapping[str, Any], box=(32, 48), classes=None, colormap=None, scale=2.2):
+    """The image and each label map of ``labels`` (title -> ``[H, W]``, 255 void) on top, and below each a zoom into
+    the ``box`` (height, width) around the void pixel of the first map nearest the image's centre (a red frame
+    marks it on top), and a legend. ValueError when the first map has no void pixel or the sizes differ."""
+    img, maps = image_array(image, None), {title: _labels(m) for title, m in labels.items()}
+    first = next(iter(maps.values()))
+    if any(m.shape != img.shape[:2] for m in maps.values()):
+        raise ValueError(f"every label map must be {img.shape[0]}x{img.shape[1]} like the image")
+    rows, cols = np.nonzero(first == 255)
+    if not len(rows):
+        raise ValueError("the first label map has no void pixel (255) to zoom into")
+    (h, w), (bh, bw) = first.shape, box
+    k = np.argmin((rows - h / 2) ** 2 + (cols - w / 2) ** 2)
+    top, left = min(max(rows[k] - bh // 2, 0), max(h - bh, 0)), min(max(cols[k] - bw // 2, 0), max(w - bw, 0))
+    names, cmap = _palette(classes, colormap)
+    pictures = [img] + [label2image(m, cmap) for m in maps.values()]
+    zooms = [p[top : top + bh, left : left + bw] for p in pictures]
+    titles = ["image", *maps]
+    fig, axes = _grid([pictures, zooms], scale, w / h, ylabels=("whole", "zoom (red frame)"), titles=titles, fontsize=9)
+    for ax in axes[0]:
+        ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), bw, bh, fill=False, ec="red", lw=1.2))
+    for ax in axes[1]:
+        ax.images[0].set_interpolation("nearest")
+    return _legend_below(fig, _handles(list(maps.values()), names, cmap))
