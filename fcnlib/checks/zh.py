@@ -136,5 +136,12 @@ MESSAGES["zh"].update(
         "请返回类别下标，即 .argmax(0)。",
         "top_probability.pair": "还不对：top_probability 返回了一个 (values, indices) 对，就像 .max(dim=0) 那样；"
         "请返回它的 .values。",
+        "dice.raised": "还不对：你的 dice 引发了 {error}。",
+        "dice.right": "对了！每个类别的 Dice 系数：{expected}。",
+        "dice.unwritten": "还没写：dice 返回 None。提示：n.diagonal()、n.sum(1) 和 n.sum(0) 就是要用的三种计数。",
+        "dice.wrong": "还不对：得到 {answer}，期望 {expected}。分母是不是 t_i 加上预测为第 i 类的像素数？",
+        "training_step.right": "对了！每轮 {steps} 步，分数的形状是 {shape}。",
+        "training_step.unwritten": "还没写：{entry!r} 还是 None。替换它，再运行这个单元格。",
+        "training_step.wrong": "还不对：{entry!r} 应该是 {expected}，而不是 {answer}。",
     }
 )
