@@ -183,6 +183,8 @@ YOUR_TURN_WRITE = [
 
 @pytest.mark.parametrize("notebook, name, needs", YOUR_TURN_WRITE)
 def test_your_turn_checks_say_not_written_then_right_with_the_folded_solution(notebook, name, needs):
+    import contextlib
+    import io
     import random
     import re
 
@@ -197,5 +199,7 @@ def test_your_turn_checks_say_not_written_then_right_with_the_folded_solution(no
         printed = []
         ns = chapter_definitions(notebook, *needs) if needs else {"torch": torch, "nn": nn, "F": F, "fcnlib": fcnlib}
         ns.update(random=random, print=lambda *args, out=printed, **kwargs: out.append(" ".join(map(str, args))))
-        exec(compile(code, f"{notebook}:{name}", "exec"), ns)
+        with contextlib.redirect_stdout(io.StringIO()) as out:  # fcnlib.checks print to stdout
+            exec(compile(code, f"{notebook}:{name}", "exec"), ns)
+        printed += out.getvalue().splitlines()
         assert printed and printed[0].startswith(expected), printed

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Patch
 
-from ..data import VOC_CLASSES, VOC_COLORMAP
+from ..data import VOC_CLASSES, VOC_COLORMAP, VOID_COLOR
 from ..inference import label2image
 from ..metrics import boundary_band
 from ._common import image_array
@@ -53,9 +53,13 @@ def _as_list(items: Any, item_dims: int) -> list[Any]:
 
 
 def _handles(label_maps: Sequence[np.ndarray], names: list[str], colormap: np.ndarray) -> list[Patch]:
-    """A legend patch per class that occurs in the label maps (void and unknown indices left out)."""
-    present = sorted(set().union(*[np.unique(m).tolist() for m in label_maps]) & set(range(len(colormap))))
-    return [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c]) for c in present]
+    """A legend patch per class that occurs in the label maps, then void (255) if it occurs (unknown indices left
+    out)."""
+    found = set().union(*[np.unique(m).tolist() for m in label_maps])
+    present = sorted(found & set(range(len(colormap))))
+    handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c]) for c in present]
+    void = [Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void")] if 255 in found else []
+    return handles + void
 
 
 def _grid(pictures: list[list[Any]], scale: float, aspect: float, ylabels=(), titles=(), fontsize: Any = "small"):
@@ -84,8 +88,12 @@ def _rows_figure(images, rows: Mapping[str, Any], ylabels, classes, colormap, sc
     names, cmap = _palette(classes, colormap)
     pictures = [images] + [[label2image(m, cmap) for m in row] for row in maps.values()]
     fig, _ = _grid(pictures, scale, aspect or images[0].shape[1] / images[0].shape[0], ylabels, tops)
-    handles = _handles([m for row in maps.values() for m in row], names, cmap)
-    width, height = fig.get_size_inches()  # a legend under the axes, the figure grown to make room
+    return _legend_below(fig, _handles([m for row in maps.values() for m in row], names, cmap))
+
+
+def _legend_below(fig, handles: list) -> Any:
+    """``fig`` (laid out tightly) grown at the bottom to hold a legend of ``handles`` under its axes."""
+    width, height = fig.get_size_inches()
     ncol = max(1, min(len(handles), int(width / 1.3)))
     extra = 0.25 * -(-len(handles) // ncol) + 0.1 if handles else 0.0
     if handles:
@@ -95,9 +103,9 @@ def _rows_figure(images, rows: Mapping[str, Any], ylabels, classes, colormap, sc
     return fig
 
 
-def show_coarse_prediction(image, coarse, pred, stride=32, colormap=None, target=None, scale=2.2):
+def show_coarse_prediction(image, coarse, pred, stride=32, colormap=None, target=None, scale=2.2, classes=None):
     """The image, the argmax of the 1/``stride`` scores ``coarse`` (``[H / stride, W / stride]``, else ValueError)
-    as blocks in a white grid, and ``pred`` (and ``target``) ``[H, W]``."""
+    as blocks in a white grid of ``stride``-pixel cells, ``pred`` (and ``target``) ``[H, W]``, and a legend."""
     img = image_array(image, None)
     h, w = img.shape[:2]
     coarse = torch.from_numpy(_labels(coarse))
@@ -106,24 +114,33 @@ def show_coarse_prediction(image, coarse, pred, stride=32, colormap=None, target
         raise ValueError(f"coarse must be {want}, got {tuple(coarse.shape)}")
     blocks = coarse.repeat_interleave(stride, 0).repeat_interleave(stride, 1).numpy()
     maps = [blocks, _labels(pred)] + ([] if target is None else [_labels(target)])
+    names, cmap = _palette(classes, colormap)
     titles = ["image", f"argmax of the 1/{stride} scores", f"after {stride}x upsampling", "ground truth"]
-    fig, axes = _grid([[img] + [label2image(m, colormap) for m in maps]], scale, w / h, titles=titles, fontsize=9)
+    pictures = [[img] + [label2image(m, cmap) for m in maps]]
+    fig, axes = _grid(pictures, scale, w / h, titles=titles, fontsize=9)
     for ax in axes[0]:
         ax.hlines(np.arange(stride, h, stride) - 0.5, -0.5, w - 0.5, color="white", lw=0.6, alpha=0.8)
         ax.vlines(np.arange(stride, w, stride) - 0.5, -0.5, h - 0.5, color="white", lw=0.6, alpha=0.8)
-    return fig
+    return _legend_below(fig, _handles(maps, names, cmap))
 
 
-def show_boundary_band(label, widths: Sequence[int] = (1, 3, 5), colormap=None, ignore_index=255, scale=2.4):
-    """A label map, then its boundary band (:func:`fcnlib.metrics.boundary_band`) for each width, faded elsewhere."""
+def show_boundary_band(
+    label, widths: Sequence[int] = (1, 3, 5), colormap=None, ignore_index=255, scale=2.4, classes=None
+):
+    """A label map, then for each width its boundary band (:func:`fcnlib.metrics.boundary_band`: the labelled pixels
+    at most ``width`` pixels from an edge) in colour, the rest faded; a legend of the colours and the fading."""
     lab = torch.from_numpy(_labels(label))
     colors = label2image(lab.numpy(), colormap, ignore_index=ignore_index)
     pictures, titles = [colors], ["label"]
     for width in widths:
         band = boundary_band(lab, width, ignore_index).numpy()
         pictures.append(np.where(band[..., None], colors, (colors * 0.25 + 190).astype(np.uint8)))
-        titles.append(f"band, width {width}: {band.mean():.0%} of pixels")
-    return _grid([pictures], scale, lab.shape[1] / lab.shape[0], titles=titles, fontsize=9)[0]
+        titles.append(f"within {width} px of an edge: {band.mean():.0%}")
+    fig, _ = _grid([pictures], scale, lab.shape[1] / lab.shape[0], titles=titles, fontsize=9)
+    names, cmap = _palette(classes, colormap)
+    handles = _handles([lab.numpy()], names, cmap)
+    handles.append(Patch(facecolor=(190 / 255,) * 3, edgecolor="0.5", label="outside the band (colours faded)"))
+    return _legend_below(fig, handles)
 
 
 def show_model_comparison(images, predictions: Mapping[str, Any], targets=None, colormap=None, classes=None, scale=1.8):
