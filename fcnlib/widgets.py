@@ -23,9 +23,11 @@ from torch import Tensor
 
 from . import shapes, upsampling
 from .data.photo import sample_photo
+from .inference import label2image
 from .viz import kernels
 from .viz import segmentation as segmentation_viz
-from .viz._common import png_bytes
+from .viz._common import image_array, png_bytes
+from .viz.segmentation import _handles, _palette
 
 DPI = 100  # the chapters' figure resolution (viz.use_course_style)
 
@@ -489,3 +491,61 @@ def epoch_explorer(recorder: Any, targets: Tensor, classes=None, colormap=None) 
     record = dict(epochs=recorder.epochs, predictions=recorder.predictions, images=recorder.images)
     view = functools.partial(epoch_view, **record, targets=targets, classes=classes, colormap=colormap)
     return Explorer(c, view, title="Predictions by epoch")
+
+
+def scaled_skip_scores(net: torch.nn.Module, x: Tensor, scale: float) -> Tensor:
+    """An FCN-16s or FCN-8s ``net``'s scores ``[N, C, H, W]`` for normalised images ``x [N, 3, H, W]`` with every
+    skip's scores (``score16``, ``score8``) times ``scale``: 1 gives ``net(x)``, 0 the coarse path alone. ValueError
+    for an FCN-32s or another module."""
+    if getattr(net, "variant", None) not in ("16s", "8s"):
+        raise ValueError(f"net must be an FCN-16s or FCN-8s (fcnlib.fcn_resnet18), got {type(net).__name__}")
+    with torch.no_grad():
+        t = net.intermediates(x)
+        fused = t["up32to16"] + scale * t["score16"]
+        if net.variant == "8s":
+            fused = net.up_layer3(fused) + scale * t["score8"]
+        return net.transpose_conv(fused)
+
+
+@safe_view
+def skip_scale_view(scale: float = 1.0, net=None, image=None, target=None, classes=None, colormap=None) -> View:
+    """The prediction of an FCN-16s or FCN-8s ``net`` for one normalised ``image [3, H, W]`` with its skips' scores
+    times ``scale`` (in [0, 1]), beside scale 0 and the ``target`` labels ``[H, W]`` (255 void). ``numbers``:
+    ``pixel_acc`` at ``scale`` and ``pixel_acc0`` at 0 (labelled pixels right), ``changed`` (share of pixels whose
+    class differs from scale 0)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
+        raise ValueError(f"scale must be a number in [0, 1], got {scale!r}")
+    if not (
+        isinstance(image, Tensor)
+        and image.dim() == 3
+        and isinstance(target, Tensor)
+        and target.shape == image.shape[1:]
+    ):
+        raise ValueError("give image [3, H, W] (normalised) and target [H, W] of the same size")
+    x = image[None].to(next(net.parameters()).device) if isinstance(net, torch.nn.Module) else image[None]
+    pred0, pred = (scaled_skip_scores(net, x, s)[0].argmax(0).cpu() for s in (0.0, float(scale)))
+    labelled = target != 255
+    acc0, acc = ((p == target)[labelled].float().mean().item() for p in (pred0, pred))
+    changed = (pred != pred0).float().mean().item()
+    lines = [
+        f"skip scale {scale:.1f}: {acc:.1%} of the labelled pixels right ({acc0:.1%} at scale 0); "
+        f"{changed:.1%} of the pixels change class from scale 0"
+    ]
+    names, cmap = _palette(classes, colormap)
+    axes = _axes((11.5, 2.9), 4, bottom=0.2)
+    titles = ["image", "skips x 0", f"skips x {scale:.1f}", "ground truth"]
+    for ax, title, picture in zip(
+        axes, titles, [image_array(image, True)] + [label2image(m.numpy(), cmap) for m in (pred0, pred, target)]
+    ):
+        ax.imshow(picture)
+        ax.set(xticks=[], yticks=[], title=title)
+    handles = _handles([m.numpy() for m in (pred0, pred, target)], names, cmap)
+    axes[0].figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), frameon=False)
+    return View(lines, dict(pixel_acc=acc, pixel_acc0=acc0, changed=changed), axes[0].figure)
+
+
+def skip_explorer(net, image, target, classes=None, colormap=None) -> Explorer:
+    """A skip-scale slider (0 to 1, steps of 0.1) over :func:`skip_scale_view` for one image of an FCN-16s/8s."""
+    c = {"scale": widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.1, description="skip scale")}
+    view = functools.partial(skip_scale_view, net=net, image=image, target=target, classes=classes, colormap=colormap)
+    return Explorer(c, view, title="Skip scale explorer")

@@ -479,5 +479,7 @@ def test_comparison_settings_and_table() -> None:
     assert lines[0].split() == ["pixel", "acc.", "mean", "acc.", "mean", "IU", "f.w.", "IU", "boundary"]
     assert lines[1].split() == ["FCN-8s", "(ours)", "50.0", "25.0", "12.5", "100.0", "6.2"]
     assert lines[2].split() == ["FCN-8s", "(paper)", "90.3", "75.9", "62.7", "83.2", "-"]
+    alone = comparison_table({"FCN-8s": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0)})
+    assert alone.splitlines()[1].split() == ["FCN-8s", "50.0", "25.0", "12.5", "100.0"]  # no "(ours)" alone
     with pytest.raises(ValueError, match="band"):
         comparison_table({"x": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0)}, extra=[("band", "b")])
