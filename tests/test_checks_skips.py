@@ -31,7 +31,7 @@ def test_fusion_shapes_right_in_any_form_wrong_and_unsolved(capsys):
     wrong = dict(truth, fused8=(1, 21, 14, 22), out=None)
     checks.check_fusion_shapes(wrong, maps)
     line = _first_line(capsys)
-    assert line.startswith("Not quite") and "fused8 is (1, 21, 28, 44)" in line and "out is (1, 21, 224, 352)" in line
+    assert line.startswith("Not quite") and "fused8 = (1, 21, 28, 44)" in line and "out = (1, 21, 224, 352)" in line
     assert "score32" not in line
     checks.check_fusion_shapes(dict(truth, out="big"), maps)
     assert _first_line(capsys).startswith("Not quite")

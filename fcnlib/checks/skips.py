@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..model import fcn_resnet18
-from ._say import MESSAGES, say
+from ._say import MESSAGES, listing, say, word
 
 __all__ = ["check_fusion_shapes", "check_fcn16s_scores", "check_band_gap"]
 
@@ -51,11 +51,11 @@ def check_fusion_shapes(answer: Mapping[str, Any], maps: Mapping[str, torch.Tens
         except (TypeError, ValueError):
             return False
 
-    wrong = [f"{name} is {shape}" for name, shape in truth.items() if not right(answer[name], shape)]
+    wrong = [f"{name} = {shape}" for name, shape in truth.items() if not right(answer[name], shape)]
     if wrong:
-        say("fusion_shapes.wrong", wrong=", ".join(wrong))
+        say("fusion_shapes.wrong", wrong=listing(wrong))
     else:
-        say("fusion_shapes.right", truth=", ".join(f"{name} {shape}" for name, shape in truth.items()))
+        say("fusion_shapes.right", truth=listing(f"{name} {shape}" for name, shape in truth.items()))
     return truth
 
 
@@ -100,9 +100,9 @@ def check_band_gap(guess: Any, gap: float, gap3: float, width: int, width3: int 
     if guess is None:
         say("band_gap.unsolved")
         return answer
-    word = str(guess).strip().lower()
-    given = "larger" if word in _LARGER else "smaller" if word in _SMALLER else None
+    guessed = str(guess).strip().lower()
+    given = "larger" if guessed in _LARGER else "smaller" if guessed in _SMALLER else None
     tie = given is not None and abs(gap - gap3) < close
     key = "band_gap.close" if tie else "band_gap.right" if given == answer else "band_gap.wrong"
-    say(key, width=width, width3=width3, gap=gap, gap3=gap3, answer=answer)
+    say(key, width=width, width3=width3, gap=gap, gap3=gap3, answer=word(answer))
     return answer
