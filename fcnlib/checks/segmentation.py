@@ -28,7 +28,7 @@ MESSAGES["en"].update(
         "layer4.unwritten": "Not written yet: {entry!r} is still None. Replace it and run this cell again.",
         "layer4.right": "Right! {jump} pixels apart, {h} x {w} positions, fields of {field} x {field} pixels on a "
         "{H} x {W} image.",
-        "layer4.wrong": "Not quite: {entry!r} is {expected}, not {answer}.",
+        "layer4.wrong": "Not quite: {entry!r} is {expected}, not {answer!r}.",
     }
 )
 

@@ -54,7 +54,7 @@ MESSAGES["zh"].update(
         "layer4.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "layer4.right": "对了！在 {H} x {W} 的图像上，相邻位置相隔 {jump} 个像素，共 {h} x {w} 个位置，"
         "每个位置的感受野为 {field} x {field} 个像素。",
-        "layer4.wrong": "还不对：{entry!r} 应为 {expected}，而不是 {answer}。",
+        "layer4.wrong": "还不对：{entry!r} 应为 {expected}，而不是 {answer!r}。",
         # transposed convolution (chapter 2)
         "transposed_size.unwritten": "还没写：transposed_size 返回 None。",
         "transposed_size.right": "对了：全部 {total} 组设置下，结果都与 PyTorch 转置卷积的输出尺寸相同。",

@@ -6,13 +6,13 @@ import matplotlib.pyplot as plt
 
 __all__ = ["CLASSIC_METHODS", "DEEP_METHODS", "plot_segmentation_history"]
 
-# Method -> year of publication (Otsu 1979, Canny 1986, Vincent and Soille 1991, Adams and Bischof 1994,
+# Method -> year of publication (Otsu 1979, Canny 1986, Beucher and Lantuejoul 1979, Brice and Fennema 1970,
 # Haralick et al. 1973, MacQueen 1967, Comaniciu and Meer 2002, Shi and Malik 2000, Rother et al. 2004,
 # Shotton et al. 2006), grouped by idea.
 CLASSIC_METHODS = {
     "threshold": [("Otsu", 1979)],
     "edges": [("Canny", 1986)],
-    "regions": [("watershed", 1991), ("region growing", 1994)],
+    "regions": [("region\nmerging", 1970), ("watershed", 1979)],
     "texture": [("Haralick", 1973)],
     "clustering": [("k-means", 1967), ("mean shift", 2002)],
     "graphs": [("normalized\ncuts", 2000), ("GrabCut", 2004)],
