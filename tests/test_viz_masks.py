@@ -70,9 +70,11 @@ def test_tasks_draw_one_box_per_object_where_torchvision_puts_it():
     fig = viz.show_tasks(scene, instances, boxes, 15)
     drawn = [p for p in fig.axes[1].patches if isinstance(p, Rectangle)]
     assert len(drawn) == 2
-    for patch, (x1, y1, x2, y2) in zip(drawn, boxes.tolist()):
-        assert (patch.get_x(), patch.get_y()) == (x1 - 0.5, y1 - 0.5)
-        assert (patch.get_width(), patch.get_height()) == (x2 - x1 + 1, y2 - y1 + 1)
+    for patch, (x1, y1, x2, y2) in zip(drawn, boxes.tolist()):  # 1.5 pixels inside the box's outer edge
+        assert (patch.get_x(), patch.get_y()) == (x1 - 0.5 + 1.5, y1 - 0.5 + 1.5)
+        assert (patch.get_width(), patch.get_height()) == (x2 - x1 + 1 - 3, y2 - y1 + 1 - 3)
+    (left, right) = drawn if boxes[0, 0] < boxes[1, 0] else drawn[::-1]
+    assert left.get_x() + left.get_width() < right.get_x()  # the two people's boxes touch; their outlines do not
     assert _legend_labels(fig.axes[1]) == ["box of person 1", "box of person 2"]
     assert _legend_labels(fig.axes[2]) == ["person", "background (unpainted)"]
     assert _legend_labels(fig.axes[3]) == ["person 1", "person 2", "background (unpainted)"]
