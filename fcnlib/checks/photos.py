@@ -16,8 +16,8 @@ from ._say import MESSAGES, listing, say, word
 __all__ = ["check_says_person", "check_top_probability", "check_predict_at_scale"]
 
 _HOW = (
-    "Shrink with mode='bilinear', antialias=True; upsample the scores [C, h, w] (not the labels) bilinearly; then "
-    "argmax(0)."
+    "Shrink with mode='bilinear', antialias=True; upsample the scores [C, h, w] (not the labels) bilinearly, with "
+    "align_corners=False as in chapter 1; then argmax(0)."
 )
 MESSAGES["en"].update(
     {
