@@ -10,7 +10,7 @@ from ._say import MESSAGES
 
 __all__: list[str] = []
 
-_HOW_ZH = "用 mode='bilinear', antialias=True 缩小；对分数 [C, h, w]（而不是标签）做双线性上采样；然后 argmax(0)。"
+_HOW_ZH = "用 mode='bilinear', antialias=True 缩小；对分数 [C, h, w]（而不是标签）做双线性上采样，像第 1 章那样用 align_corners=False；然后 argmax(0)。"
 MESSAGES["zh"].update(
     {
         # interpolation (chapter 1)
