@@ -79,7 +79,7 @@ def test_tile_starts_unsolved_or_raising(capsys):
     assert _line(capsys) == "Not quite: tile_starts(1, 32, 16) raised ZeroDivisionError: division by zero."
 
 
-@pytest.mark.parametrize("guess", ["smaller", " Lower ", "less"])
+@pytest.mark.parametrize("guess", ["smaller", " Lower ", "less", "smaller.", "Small!", "'small'"])
 def test_margin_guess_right(guess, capsys):
     assert check_margin_guess(guess, 0.5, 5.25) == "smaller"
     assert (
@@ -95,6 +95,10 @@ def test_margin_guess_wrong_unanswered_and_nothing_to_compare(capsys):
     assert _line(capsys).startswith("Not quite:")
     assert check_margin_guess(None, 0.5, 5.25) == "smaller"
     assert _line(capsys).startswith("Not written yet")
+    assert check_margin_guess("large.", 0.5, 5.25) == "smaller"
+    assert _line(capsys).startswith("Not quite: where pad and tile disagree")
+    check_margin_guess("tiny", 0.5, 5.25)
+    assert _line(capsys) == 'Not quite: write guess = "smaller" or guess = "larger", not \'tiny\'.'
     check_margin_guess(3, 0.5, 5.25)
     assert _line(capsys) == 'Not quite: write guess = "smaller" or guess = "larger", not 3.'
     assert check_margin_guess("smaller", float("nan"), 5.0) is None
