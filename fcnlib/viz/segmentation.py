@@ -322,9 +322,7 @@ def show_label_and_scores(
     axes[0].imshow(label2image(labels, cmap))
     shown = axes[1].imshow(scores, cmap="viridis")
     fig.colorbar(shown, ax=axes[1], shrink=0.9, label="score")
-    handles = _handles([labels], names, cmap)
-    if (labels == 255).any():
-        handles.append(Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void (255)"))
+    handles = _handles([labels], names, cmap)  # void (255) included where it is drawn
     axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     for ax, title in zip(axes, [label_title, score_title]):
         ax.set_title(title)
