@@ -168,3 +168,23 @@ def test_predict_at_scale_accepts_either_rounding_of_the_size(capsys, pixel_net)
     photo = (sample_photo((240, 200)) * 255).round().to(torch.uint8)
     checks.check_predict_at_scale(_rounded_size, pixel_net, photo, 0.24)
     assert capsys.readouterr().out.startswith("Right"), "round(H * scale) rows is a right answer too"
+
+
+def _probabilities_enlarged(net, image, scale):  # the softmax taken before upsampling
+    small = F.interpolate(image[None].float(), scale_factor=scale, mode="bilinear", antialias=True)
+    scores = fcnlib.inference.full_scores(net, small[0].round().to(torch.uint8))
+    return F.interpolate(scores.softmax(0)[None], size=image.shape[-2:], mode="bilinear")[0].argmax(0)
+
+
+def test_predict_at_scale_names_probabilities_upsampled_before_the_argmax(capsys):
+    photo = (sample_photo((240, 200)) * 255).round().to(torch.uint8)
+    sharp = nn.Conv2d(3, 4, 1).eval()  # large weights: scores far apart, so probabilities saturate
+    with torch.no_grad():
+        sharp.weight.copy_(torch.randn(4, 3, 1, 1, generator=torch.Generator().manual_seed(0)))
+        sharp.bias.zero_()
+    reference = _by_hand(sharp, photo, 0.125)
+    share = float((_probabilities_enlarged(sharp, photo, 0.125) == reference).float().mean())
+    assert share < 0.99, f"only {share:.1%}: the probabilities must tip pixels at scale 1/8"
+    checks.check_predict_at_scale(_probabilities_enlarged, sharp, photo, 0.125)
+    out = capsys.readouterr().out
+    assert out.startswith(f"Not quite: only {share:.1%} of the pixels") and "before any softmax" in out, out

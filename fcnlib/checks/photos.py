@@ -50,6 +50,9 @@ MESSAGES["en"].update(
         "at scale {scale}). " + _HOW,
         "predict_at_scale.values_probe": "Not quite: only {agree} of the pixels get the reference's label (with a "
         "made-up net whose labels change from pixel to pixel, at scale 1/8). " + _HOW,
+        "predict_at_scale.probabilities": "Not quite: only {agree} of the pixels get the "
+        "reference's label, and your answer matches upsampling the softmax probabilities. Interpolate the scores that full_scores returns, before any "
+        "softmax: interpolated probabilities tip some pixels near the outlines to another class.",
     }
 )
 
@@ -113,28 +116,40 @@ def check_top_probability(top_probability: Callable | None, scores: Tensor) -> T
     return expected
 
 
-def _at_scale(net: nn.Module, image: Tensor, scale: float, rounded: bool = False) -> Tensor:
+def _at_scale(net: nn.Module, image: Tensor, scale: float, rounded: bool = False, softmax: bool = False) -> Tensor:
     """The reference: shrink uint8 ``image`` by ``scale`` (antialiased bilinear; ``rounded``: to ``round(H * scale)``
-    rows and columns instead of ``scale_factor``'s floor), the net's scores there, bilinearly back to the photo's
-    size, argmax: int64 ``[H, W]`` on the CPU."""
+    rows and columns instead of ``scale_factor``'s floor), the net's scores there (``softmax``: their probabilities,
+    a common wrong form), bilinearly back to the photo's size, argmax: int64 ``[H, W]`` on the CPU."""
     size = [round(n * scale) for n in image.shape[-2:]] if rounded else None
     small = F.interpolate(image[None].float(), size, None if rounded else scale, mode="bilinear", antialias=True)
     scores = full_scores(net, small[0].round().clamp(0, 255).to(torch.uint8))  # [C, h, w]
+    scores = scores.softmax(0) if softmax else scores
     return F.interpolate(scores[None], size=image.shape[-2:], mode="bilinear")[0].argmax(0).cpu()
 
 
-def _agreement(predict_at_scale: Callable, net: nn.Module, image: Tensor, scale: float) -> tuple:
+def _agreement(predict_at_scale: Callable, net: nn.Module, image: Tensor, scale: float, softmax: bool = False) -> tuple:
     """``(share of pixels agreeing, reference)`` for the learner's answer, or ``(None, reference)`` after saying
-    why there is none; either way of rounding the shrunk size is accepted."""
-    expected = _at_scale(net, image, scale)
+    why there is none; either way of rounding the shrunk size is accepted (``softmax``: see ``_at_scale``)."""
+    expected = _at_scale(net, image, scale, softmax=softmax)
     answer = _answer("predict_at_scale", predict_at_scale, (net, image.clone(), scale), expected.shape)
     if answer is None:
         return None, expected
     answer = answer.squeeze(0).cpu()
     agree = float((answer == expected).float().mean())
     if agree < 0.99 and any(round(n * scale) != int(n * scale) for n in image.shape[-2:]):
-        agree = max(agree, float((answer == _at_scale(net, image, scale, rounded=True)).float().mean()))
+        agree = max(agree, float((answer == _at_scale(net, image, scale, True, softmax)).float().mean()))
     return agree, expected
+
+
+def _say_wrong(predict_at_scale: Callable, net: nn.Module, image: Tensor, scale: float, agree: float, probe: bool):
+    """Say why an answer that agrees with the reference (for the learner's net, or ``probe``: the made-up one) on
+    under 99% of the pixels is wrong: the softmax taken before upsampling when it matches that form, else how."""
+    if (_agreement(predict_at_scale, net, image, scale, softmax=True)[0] or 0.0) >= 0.99:
+        say("predict_at_scale.probabilities", agree=f"{agree:.1%}")
+    elif not probe:
+        say("predict_at_scale.values", agree=f"{agree:.1%}", scale=f"{scale:g}")
+    else:
+        say("predict_at_scale.values_probe", agree=f"{agree:.1%}")
 
 
 def check_predict_at_scale(predict_at_scale: Callable | None, net: nn.Module, image: Tensor, scale: float) -> Tensor:
@@ -148,7 +163,7 @@ def check_predict_at_scale(predict_at_scale: Callable | None, net: nn.Module, im
         return expected
     small = F.interpolate(image[None].float(), scale_factor=scale).shape[-2:]
     if agree < 0.99:
-        say("predict_at_scale.values", agree=f"{agree:.1%}", scale=f"{scale:g}")
+        _say_wrong(predict_at_scale, net, image, scale, agree, False)
         return expected
     probe = nn.Conv2d(3, 4, 1).eval()  # class scores from each pixel's colour alone
     with torch.no_grad():
@@ -156,7 +171,7 @@ def check_predict_at_scale(predict_at_scale: Callable | None, net: nn.Module, im
         probe.bias.zero_()
     probed, _ = _agreement(predict_at_scale, probe, image.cpu(), 0.125)
     if probed is not None and probed < 0.99:
-        say("predict_at_scale.values_probe", agree=f"{probed:.1%}")
+        _say_wrong(predict_at_scale, probe, image.cpu(), 0.125, probed, True)
     elif probed is not None:
         say("predict_at_scale.right", agree=f"{agree:.1%}", height=small[0], width=small[1], probe=f"{probed:.1%}")
     return expected

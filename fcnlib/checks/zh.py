@@ -132,6 +132,8 @@ MESSAGES["zh"].update(
         + _HOW_ZH,
         "predict_at_scale.values_probe": "还不对：用一个标签逐像素变化的虚构网络在缩放比例 1/8 下，只有 {agree} 的像素"
         "得到与参考答案相同的标签。" + _HOW_ZH,
+        "predict_at_scale.probabilities": "还不对：只有 {agree} 的像素得到与参考答案相同的标签，而你的答案与先对 softmax "
+        "概率做上采样的结果一致。请在任何 softmax 之前插值 full_scores 返回的分数：插值后的概率会让轮廓附近的一些像素翻到另一个类别。",
         "predict_at_scale.pair": "还不对：predict_at_scale 返回了一个 (values, indices) 对，就像 .max(dim=0) 那样；"
         "请返回类别下标，即 .argmax(0)。",
         "top_probability.pair": "还不对：top_probability 返回了一个 (values, indices) 对，就像 .max(dim=0) 那样；"
