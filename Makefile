@@ -11,7 +11,7 @@ PORT   ?= 8888
 VENV77 ?= build/venv-widgets77
 VENVCOLAB ?= build/venv-colab
 
-.PHONY: setup lab site lint test test-unit test-notebooks test-ui test-full-smoke test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute readme-figure clean
+.PHONY: setup lab site lint test test-unit test-notebooks translations test-ui test-full-smoke test-widgets77 test-colab run bench gpu-check notebooks-sync notebooks-execute readme-figure clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,7 @@ site: setup
 	$(BIN)/python -m tools.site
 
 # Every test: fcnlib's unit tests, the browser tests of the explorers (skipped, with the
-# reason, where Chromium is missing) and every chapter under nbval.
+# reason, where Chromium is missing) and every chapter under nbval, the Chinese ones in notebooks/zh/ too.
 test: setup lint
 	$(PYTEST) tests notebooks $(NBVAL) -rs
 
@@ -89,6 +89,12 @@ notebooks-sync: setup
 # `make notebooks-execute` for all, `make notebooks-execute CHAPTERS="04 05"` for some.
 notebooks-execute: setup
 	$(BIN)/python -m tools.notebook_setup execute $(if $(CHAPTERS),$(foreach c,$(CHAPTERS),$(wildcard notebooks/$(c)_*.ipynb)),$(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+# The Chinese chapters notebooks/zh/NN_*.ipynb from the English ones and notebooks/zh/NN.yml (run it after
+# editing a chapter or `make notebooks-execute`); it names every cell whose translation is missing or stale,
+# and `$(BIN)/python -m tools.translate todo` lists them with their English text.
+translations: setup
+	$(BIN)/python -m tools.translate build
 
 # The README's picture, from chapter 5's stored outputs (run after `make notebooks-execute CHAPTERS=05`).
 readme-figure: setup

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .data import shown_path
 from .metrics import scores_to_labels
 from .model import device_of, fcn_resnet18, init_from, param_groups
 from .profiles import all_devices
@@ -59,7 +60,8 @@ def train_fcn(
 
 def load_or_train_fcn(checkpoint, train_iter, test_iter, *, devices=None, num_classes=None, num_epochs, **settings):
     """FCN-32s from ``checkpoint`` if it holds one for these classes, else :func:`train_fcn` (saved there).
-    Returns ``(net, history, message)``, the net in eval mode on the first of ``devices``; ``message`` says which."""
+    Returns ``(net, history, message)``, the net in eval mode on the first of ``devices``; ``message`` says which
+    (the path as :func:`fcnlib.data.shown_path` writes it)."""
     checkpoint, num_classes = Path(checkpoint), _num_classes(num_classes, train_iter)
     first = devices[0] if isinstance(devices, (list, tuple)) else devices
     reason = "no checkpoint"
@@ -71,11 +73,36 @@ def load_or_train_fcn(checkpoint, train_iter, test_iter, *, devices=None, num_cl
             reason = f"the checkpoint does not fit ({str(err).split(':')[0]})"
         else:
             net.to(torch.device(first) if first is not None else all_devices()[0])
-            return net.eval(), history, f"loaded {checkpoint} ({len(history)} epochs of training)"
+            return net.eval(), history, f"loaded {shown_path(checkpoint)} ({len(history)} epochs of training)"
     kwargs = dict(num_epochs=num_epochs, devices=devices, num_classes=num_classes, checkpoint=checkpoint)
     net, history = train_fcn(train_iter, test_iter, **kwargs, **settings)
-    message = f"{reason} at {checkpoint}: trained a new FCN-32s for {num_epochs} epochs and saved it there"
+    message = f"{reason} at {shown_path(checkpoint)}: trained a new FCN-32s for {num_epochs} epochs and saved it there"
     return net.eval(), history, message
+
+
+def load_latest_fcn(folder, train_iter, test_iter, *, devices=None, num_epochs, **settings):
+    """The most refined net the chapters saved in ``folder``: chapter 6's FCN-8s (``fcn8s.pt``) if it holds one for
+    train_iter's classes, else :func:`load_or_train_fcn` with ``fcn32s.pt`` (chapter 4's, or trained and saved now
+    with ``num_epochs`` and ``settings``). Returns ``(net, name, message)``: the net in eval mode on the first of
+    ``devices``, ``"FCN-8s"`` or ``"FCN-32s"``, and what happened (paths as :func:`fcnlib.data.shown_path` writes)."""
+    from .data import shown_path
+
+    folder, num_classes = Path(folder), _num_classes(None, train_iter)
+    path, why = folder / "fcn8s.pt", "no FCN-8s checkpoint"
+    if path.is_file():
+        net = fcn_resnet18(num_classes=num_classes, variant="8s", weights=None)
+        try:
+            load_checkpoint(path, net, map_location="cpu")
+        except ValueError as err:
+            why = f"the FCN-8s checkpoint does not fit ({str(err).split(':')[0].replace(str(path), shown_path(path))})"
+        else:
+            first = devices[0] if isinstance(devices, (list, tuple)) else devices
+            net.to(torch.device(first) if first is not None else all_devices()[0])
+            return net.eval(), "FCN-8s", f"loaded {shown_path(path)}"
+    checkpoint = folder / "fcn32s.pt"
+    kwargs = dict(devices=devices, num_classes=num_classes, num_epochs=num_epochs)
+    net, _, message = load_or_train_fcn(checkpoint, train_iter, test_iter, **kwargs, **settings)
+    return net, "FCN-32s", f"{why}; FCN-32s: {message.replace(str(checkpoint), shown_path(checkpoint))}"
 
 
 class PredictionRecorder:
@@ -215,8 +242,9 @@ _COLUMNS = (("pixel_acc", "pixel acc."), ("mean_acc", "mean acc."), ("miou", "me
 
 
 def comparison_table(measured: Mapping[str, Mapping], paper: Mapping | None = None, extra: Sequence = ()) -> str:
-    """The four FCN metrics of ``measured`` (``{row: ConfusionMatrix.compute() dict}``) in percent, a ``paper``
-    line (e.g. :data:`PAPER_TABLE2`) under every row it names; ``extra``: ``(key, title)`` columns of ours only."""
+    """The four FCN metrics of ``measured`` (``{row: ConfusionMatrix.compute() dict}``) in percent; with ``paper``
+    (e.g. :data:`PAPER_TABLE2`) a "(paper)" line under every row it names and "(ours)" on ours; ``extra``:
+    ``(key, title)`` columns of ours only."""
     columns = list(_COLUMNS) + list(extra)
     name_width, widths = max([len(n) for n in measured] + [7]) + 8, [max(len(t), 6) for _, t in columns]
     lines = [" " * name_width + "  ".join(title.rjust(w) for (_, title), w in zip(columns, widths))]
@@ -227,7 +255,7 @@ def comparison_table(measured: Mapping[str, Mapping], paper: Mapping | None = No
         rows += [("paper", paper[name])] if paper is not None and name in paper else []
         for who, row in rows:
             cells = [(f"{row[k]:.1f}" if k in row else "-").rjust(w) for (k, _), w in zip(columns, widths)]
-            lines.append(f"{name} ({who})".ljust(name_width) + "  ".join(cells))
+            lines.append((name if paper is None else f"{name} ({who})").ljust(name_width) + "  ".join(cells))
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
-"""Inference: ``predict`` (the seed's), ``predict_full`` for any image size (pad or tile), ``label2image`` (VOC
-colours) and ``coarse_oracle`` (the best a coarse output stride allows)."""
+"""Inference: ``predict`` (d2l's), ``predict_full`` for any image size (pad or tile), ``label2image`` (VOC
+colours) and ``coarse_oracle`` (what exact class shares on a coarse grid draw)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ MULTIPLE = 32  # input heights and widths must be multiples of this (the FCN's b
 
 
 def coarse_oracle(label: Tensor, stride: int, num_classes: int, ignore_index: int = 255) -> Tensor:
-    """The best int64 ``[H, W]`` a net of output stride ``stride`` can do: the argmax of each class's share of each
-    ``stride x stride`` block of int ``label [H, W]``, bilinearly upsampled (on the CPU, returned on the label's
-    device). ``ValueError`` for bad labels."""
+    """A yardstick for output stride ``stride``, not an upper bound (a net's scores need not be class shares): int64
+    ``[H, W]``, the argmax of each class's share of each ``stride x stride`` block of int ``label [H, W]``,
+    bilinearly upsampled (on the CPU, returned on the label's device). ``ValueError`` for bad labels."""
     if not isinstance(label, Tensor) or label.dim() != 2 or label.is_floating_point():
         got = tuple(label.shape) if isinstance(label, Tensor) else type(label).__name__
         raise ValueError(f"label must be an integer tensor [H, W], got {got}")
@@ -85,7 +85,7 @@ def _scores(net: nn.Module, x: Tensor) -> Tensor:
 
 
 def predict(net: nn.Module, img: Any) -> Tensor:
-    """The seed's ``predict``: int64 class indices ``[H, W]`` on the device of uint8 ``img [3, H, W]`` (normalised
+    """d2l's ``predict``: int64 class indices ``[H, W]`` on the device of uint8 ``img [3, H, W]`` (normalised
     here; ``H``, ``W`` multiples of 32 for the FCN, else use :func:`predict_full`); the net runs in eval mode."""
     x, image_device = _as_image(img, device_of(net))
     with eval_mode(net):
@@ -158,7 +158,7 @@ def predict_full(net: nn.Module, image: Any, crop_size: Pair = (320, 480), mode:
 
 
 def label2image(pred: Any, colormap: Any | None = None, ignore_index: int | None = 255) -> Any:
-    """The seed's ``label2image``: int indices ``[..., H, W]`` (tensor or numpy) to uint8 colours ``[..., H, W, 3]``,
+    """d2l's ``label2image``: int indices ``[..., H, W]`` (tensor or numpy) to uint8 colours ``[..., H, W, 3]``,
     same kind and device; ``colormap``: ``K`` RGB triples (default VOC's); ``ignore_index``: VOC's void colour."""
     from .data.classes import VOC_COLORMAP, VOID_COLOR
 

@@ -162,3 +162,39 @@ def restrict_to_band(target: Tensor, width: int = 3, ignore_index: int = 255, vo
     """A copy of ``target`` with every pixel outside :func:`boundary_band` set to ``ignore_index``."""
     band = boundary_band(target, width, ignore_index, void_is_edge)
     return target.masked_fill(~band, ignore_index)
+
+
+def describe_errors(mat: Tensor, classes, background: int = 0, found: float = 0.9, spill: float = 0.2, limit=3):
+    """What went wrong in one prediction, in words, from its confusion matrix ``mat [C, C]`` (``mat[i, j]``: pixels
+    of true class ``i`` predicted as ``j``; void not counted) and the ``C`` class names. Notes on each object class
+    (not ``background``): found on less than ``found`` of its pixels ("ring: 12% found, 80% taken for square"),
+    predicted where the truth has none ("star: 310 px predicted, none in the truth"), or more than ``spill`` of the
+    pixels predicted as it belonging to other classes ("square: 35% of its prediction is background"). Notes about
+    fewer than 0.5% of the labelled pixels are dropped; the ``limit`` that concern the most pixels are returned,
+    joined by "; ", else a sentence that no class is missed, invented or spilled over.
+    ValueError: a non-square matrix or a number of names other than C."""
+    n = mat.detach().cpu().double()
+    if n.dim() != 2 or n.shape[0] != n.shape[1] or len(classes) != n.shape[0]:
+        raise ValueError(f"need a square confusion matrix [C, C] and C class names: {tuple(n.shape)}, {len(classes)}")
+    notes, others = [], lambda c, counts: max((j for j in range(len(classes)) if j != c), key=lambda j: counts[j])
+    for c, name in enumerate(classes):
+        truth, predicted, right = float(n[c].sum()), float(n[:, c].sum()), float(n[c, c])
+        if c == background or truth + predicted == 0:
+            continue
+        if truth == 0:
+            notes.append((predicted, f"{name}: {predicted:,.0f} px predicted, none in the truth"))
+            continue
+        if right < found * truth:
+            j = others(c, n[c])
+            notes.append(
+                (truth - right, f"{name}: {right / truth:.0%} found, {n[c, j] / truth:.0%} taken for {classes[j]}")
+            )
+        if predicted - right > spill * predicted:
+            i = others(c, n[:, c])
+            notes.append((predicted - right, f"{name}: {n[i, c] / predicted:.0%} of its prediction is {classes[i]}"))
+    notes = [note for note in notes if note[0] >= 0.005 * float(n.sum())]
+    if not notes:
+        return (
+            f"every object class at least {found:.0%} found, none invented, none spilling over by more than {spill:.0%}"
+        )
+    return "; ".join(text for _, text in sorted(notes, key=lambda note: -note[0])[:limit])

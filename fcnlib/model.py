@@ -103,10 +103,11 @@ class FCN(nn.Module):
 def fcn_resnet18(
     num_classes: int = 21, variant: str = "32s", weights: str | None = "auto", upsample_init: str = "bilinear"
 ) -> FCN:
-    """An FCN on ResNet-18 (Long et al. 2015; the seed's is ``variant="32s"``). ``weights``: ``"auto"`` (ImageNet
+    """An FCN on ResNet-18 (Long et al. 2015; d2l's is ``variant="32s"``). ``weights``: ``"auto"`` (ImageNet
     backbone if cached or downloadable, else a warning and a random one), ``"imagenet"`` (else ``RuntimeError``) or
-    ``None``; ``net.weights_source`` says which. ``upsample_init``: ``"bilinear"`` (the seed's) or ``"xavier"``;
-    ``final_conv`` Xavier, skip score layers zero (the paper's). ``ValueError`` for other values."""
+    ``None``; ``net.weights_source`` says which. ``upsample_init``: ``"bilinear"`` (d2l's) or ``"xavier"``.
+    ``final_conv``: Xavier uniform as d2l's text says (d2l's PyTorch code keeps PyTorch's default; the paper starts
+    it at zero), bias zero; skip score layers zero (the paper's). ``ValueError`` for other values."""
     if weights not in ("auto", "imagenet", None):
         raise ValueError(f"weights must be 'auto', 'imagenet' or None, got {weights!r}")
     if upsample_init not in ("bilinear", "xavier"):

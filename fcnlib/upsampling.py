@@ -175,7 +175,7 @@ def spread(img: Tensor) -> tuple[float, float, float]:
 
 
 def bilinear_kernel(in_channels: int, out_channels: int, kernel_size: int) -> Tensor:
-    """The seed's bilinear kernel (d2l 14.11), float32 ``[in_channels, out_channels, k, k]``, channel ``c`` to ``c``
+    """d2l's bilinear kernel (d2l 14.11), float32 ``[in_channels, out_channels, k, k]``, channel ``c`` to ``c``
     only. ``ValueError`` unless ``in_channels == out_channels``; ints below 1 are refused."""
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel_size", kernel_size)):
         check_int(value, name, 1)

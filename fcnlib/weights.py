@@ -207,6 +207,25 @@ def _backbone_state(path: Path, net: nn.Module) -> dict[str, torch.Tensor]:
     return {k: state[k] for k in wanted}
 
 
+def fetch_to_cache(url: str, path: Path, timeout: float = 5.0, deadline: float = 1800.0, **limits) -> str | None:
+    """Download ``url`` to ``path`` (through ``path.part``, which a later call resumes) with
+    :func:`download_file`'s bounds (``timeout``, ``deadline``, ``limits``: ``min_rate``, ``window``, ``progress``);
+    the file is kept only when its SHA-256 starts with the hex in its name (torchvision's ``name-<hex>.pth``).
+    Returns None, or why it failed (no network, too slow, damaged); never raises for those."""
+    part = path.with_name(path.name + ".part")
+    limits = {"window": STALL_WINDOW_S, **limits}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        download_file(url, part, timeout=timeout, retries=2, deadline=deadline, **limits)
+        os.replace(part, path)
+        if (problem := _hash_problem(path)) is not None:  # kept only when its hash matches its name
+            path.unlink()
+            raise ValueError(f"the downloaded file failed its check: {problem}")
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        return f"downloading {url} failed ({err})"
+    return None
+
+
 def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = None, timeout: float = 5.0) -> str:
     """Copy ImageNet ResNet-18 weights (the cached file, its SHA-256 prefix checked, else a download unless
     ``FCNLIB_OFFLINE=1``) into ``net``'s backbone; return what happened. On failure ``required=False`` warns
@@ -220,16 +239,7 @@ def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = Non
     elif offline_setting():
         reason = "FCNLIB_OFFLINE is set"
     else:
-        part = path.with_name(path.name + ".part")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            download_file(url, part, timeout=timeout, retries=2, window=STALL_WINDOW_S, deadline=1800.0)
-            os.replace(part, path)
-            if (problem := _hash_problem(path)) is not None:  # kept only when its hash matches its name
-                path.unlink()
-                raise ValueError(f"the downloaded file failed its check: {problem}")
-        except (OSError, ValueError, http.client.HTTPException) as err:
-            reason = f"downloading {url} failed ({err})"
+        reason = fetch_to_cache(url, path, timeout=timeout, deadline=1800.0)
     if reason is None:
         try:
             net.load_state_dict(_backbone_state(path, net), strict=False)
@@ -245,3 +255,52 @@ def load_imagenet_backbone(net: nn.Module, required: bool, url: str | None = Non
         warnings.warn(message + ". Continuing with a randomly initialised backbone.", stacklevel=3)
         _warned_offline = True
     return f"random backbone ({reason})"
+
+
+def _fcn_resnet50_state(path: Path, net: nn.Module) -> None:
+    """Load ``path`` into torchvision's ``net`` (every tensor, shapes equal, all finite); ValueError saying why not."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)  # strict: the same layers, the same shapes
+    except Exception as err:  # truncated, not a torch file, or another network's state dict
+        raise ValueError(f"{type(err).__name__}: {' '.join(str(err).split())[:200]}") from err
+    if not all(torch.isfinite(t).all() for t in net.state_dict().values() if t.is_floating_point()):
+        raise ValueError("it holds NaN or infinite weights")
+
+
+def pretrained_fcn_resnet50(url: str | None = None, timeout: float = 5.0, deadline: float = 300.0, **limits):
+    """torchvision's ``fcn_resnet50`` with its ``COCO_WITH_VOC_LABELS_V1`` weights (VOC's 21 classes), in eval mode
+    on the CPU, its auxiliary head dropped (``net(x)["out"]``: scores ``[N, 21, H, W]`` at the input's size).
+    The file (``url``, default torchvision's): torch's hub cache (``torch.hub.get_dir() / "checkpoints"``), else
+    downloaded there by :func:`fetch_to_cache` (unless ``FCNLIB_OFFLINE=1``) within ``deadline`` s and ``limits``
+    (``min_rate`` bytes/s, default 100 kB/s, ...), kept when its SHA-256 matches its name; a cached file is checked,
+    like torchvision does, by loading it (strictly, finite). Returns ``(net, where it came from)``, or ``(None, one
+    plain line saying why not and how to get it)``; prints nothing, warns nothing, raises nothing for a missing
+    network or a bad file."""
+    from torchvision.models.segmentation import FCN_ResNet50_Weights, fcn_resnet50
+
+    weights = FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1
+    url = url or weights.url
+    name = url.rsplit("/", 1)[-1]
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    came_from, reason = "from torch's hub cache", None
+    if not path.is_file() and offline_setting():
+        reason = "FCNLIB_OFFLINE is set and torch's hub cache has no copy"
+    elif not path.is_file():
+        came_from = "downloaded into torch's hub cache"
+        reason = fetch_to_cache(url, path, timeout=timeout, deadline=deadline, **{"min_rate": 100_000.0, **limits})
+    if reason is None:
+        net = fcn_resnet50(
+            weights=None, weights_backbone=None, aux_loss=True, num_classes=len(weights.meta["categories"])
+        )
+        try:
+            _fcn_resnet50_state(path, net)
+        except ValueError as err:
+            reason = f"the {name} in torch's hub cache is not its weights ({err}): delete it and run again"
+        else:
+            net.aux_classifier = None  # used in training only
+            return net.eval(), f"torchvision's fcn_resnet50 ({weights}), {came_from}"
+    reason = reason.split("; ")[0].replace(f"downloading {url}", "no cached copy, and downloading it")
+    folder = str(path.parent).replace(str(Path.home()), "~", 1)  # torch.hub.get_dir() / "checkpoints"
+    fix = f"put {url} ({weights.meta['_file_size']:.0f} MB) into {folder}"
+    return None, f"torchvision's pretrained fcn_resnet50 is not available here: {reason}. To use it, {fix}."

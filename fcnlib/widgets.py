@@ -23,9 +23,11 @@ from torch import Tensor
 
 from . import shapes, upsampling
 from .data.photo import sample_photo
+from .inference import label2image
 from .viz import kernels
 from .viz import segmentation as segmentation_viz
-from .viz._common import png_bytes
+from .viz._common import image_array, png_bytes
+from .viz.segmentation import _handles, _palette
 
 DPI = 100  # the chapters' figure resolution (viz.use_course_style)
 
@@ -176,6 +178,17 @@ class Explorer(widgets.VBox):
         self.updates += 1
 
 
+class PhotoUpload(widgets.FileUpload):
+    """An upload button for one picture (ipywidgets 7 and 8: read ``.value`` with :func:`fcnlib.data.read_photo`);
+    where no widget can run (a stored notebook, a web page), its text says what it is."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"accept": "image/*", "multiple": False, "description": "Your photo", **kwargs})
+
+    def __repr__(self) -> str:
+        return "[an upload button for your photo: it works when you run the notebook]"
+
+
 def _axes(figsize: tuple[float, float], ncols: int, bottom: float = 0.1, wspace: float = 0.12, **kw: Any) -> Any:
     """A row of axes on a Figure with fixed margins (``tight_layout`` would cost more than the drawing)."""
     fig = Figure(figsize=figsize)
@@ -218,21 +231,26 @@ def bilinear_view(factor: int, kernel_size: int, photo: Tensor | None = None) ->
     ]
     if kernel_size == k_match:
         lines[2] = f"the matching kernel: every output pixel's taps add up to {hi:.2f} per axis, so it is smooth"
+    elif even and abs(hi - 1) < 1e-6:
+        lines[2] += "every output pixel's taps add up to 1 per axis, but the tent's peak is half an output pixel off"
     elif even:
-        lines[2] += f"the taps add up evenly ({hi:.2f} per axis), but the kernel blurs more or less than bilinear"
+        lines[2] += f"its taps add up evenly ({hi:.2f} per axis): flat, but {hi * hi:.2f} times as bright"
     else:
         lines[2] += f"the taps per output pixel add up to {lo:.2f} to {hi:.2f} per axis, so the picture gets stripes"
     axes = _axes((11.5, 3.0), 4, bottom=0.16, wspace=0.25, gridspec_kw={"width_ratios": [1, 1.2, 1, 1]})
-    kernels.draw_grid(axes[0], kernel, title=f"{kernel_size}x{kernel_size} kernel", annotate=kernel_size <= 5)
-    kernels.draw_kernel_profile(axes[1], kernel_size, stride=stride, legend=False)
+    places, title = (4 if kernel_size <= 4 else 2), f"{kernel_size}x{kernel_size} kernel"  # k <= 4: exact
+    title = kernels.rounded_title(title, kernel, places) if kernel_size <= 5 else title  # values shown up to 5
+    kernels.draw_grid(axes[0], kernel, title=title, annotate=kernel_size <= 5, decimals=places)
+    kernels.draw_kernel_profile(axes[1], kernel_size, stride=stride)
     kernels.show_images_side_by_side([photo, up], ["input", f"x{factor}"], axes=axes[2:])
     numbers = dict(stride=stride, padding=padding, output_padding=output_padding, even=even, input_size=(h, w))
     return View(lines, numbers | dict(output_size=tuple(up.shape[-2:]), phase_sums=sums.tolist()), axes[0].figure)
 
 
 def bilinear_explorer(photo_size: int = 32) -> Explorer:
-    """Factor and kernel-size sliders on a ``photo_size`` square photo; the factor sets the matching kernel size."""
-    c = _sliders(factor=(2, 1, 8, "upsampling factor"), kernel_size=(4, 1, 16))
+    """Factor (2 to 8) and kernel-size sliders on a ``photo_size`` square photo; the factor sets the matching kernel
+    size. Factor 1 is left out: it takes odd kernels only, so the other kernel size of a factor would fail."""
+    c = _sliders(factor=(2, 2, 8, "upsampling factor"), kernel_size=(4, 1, 16))
     view = functools.partial(bilinear_view, photo=sample_photo((photo_size, photo_size)))
     adjust = {"factor": lambda values: {"kernel_size": shapes.upsampling_params(values["factor"])[0]}}
     return Explorer(c, view, [widgets.HBox(list(c.values()))], adjust, title="Bilinear kernel explorer")
@@ -321,8 +339,9 @@ def checkerboard_view(kernel_size: int = 3, stride: int = 2, layers: int = 2, me
     ]
     axes = _axes((10.5, 3.5), 3)
     kernels.draw_grid(axes[0], counts, title="taps per output pixel (3x3 input)", vmin=0)
-    kernels.draw_checkerboard(axes[1], one, "constant image, 1 layer")
-    kernels.draw_checkerboard(axes[2], many, f"constant image, {layers} layer{plural}")
+    vmax = max(float(one.max()), float(many.max()), 1.0) * 1.05  # one grey scale for both
+    kernels.draw_checkerboard(axes[1], one, "constant image, 1 layer, no border", vmax)
+    kernels.draw_checkerboard(axes[2], many, f"constant image, {layers} layer{plural}, no border", vmax)
     numbers = dict(even=even, spread_one=spread_one, spread_many=spread_many)
     return View(lines, numbers | dict(size_one=one.shape[-2:], size_many=many.shape[-2:]), axes[0].figure)
 
@@ -382,10 +401,14 @@ def receptive_field_view(stage: str = "layer2", row: int = 0, col: int = 0, phot
         f"half of its gradient comes from {half_mass} pixels (a square of about {half_mass**0.5:.0f}x"
         f"{half_mass**0.5:.0f}): the effective receptive field is smaller than the theoretical one",
     ]
-    axes = _axes((8, 4.4), 2, bottom=0.02, wspace=0.05)
+    axes = _axes((9, 4.6), 2, bottom=0.1, wspace=0.25)
     axes[0].imshow(photo.permute(1, 2, 0).clamp(0, 1).numpy())
-    axes[1].imshow(g.sqrt().numpy(), cmap="magma")
-    for ax, title in zip(axes, ("receptive field on the photo", "sqrt |gradient| (effective field)")):
+    shown = axes[1].imshow((g / g.max()).clamp_min(1e-7).log10().numpy(), cmap="magma", vmin=-6, vmax=0)
+    axes[0].figure.colorbar(shown, ax=axes[1], extend="min", label="log10(|gradient| / largest)")
+    core = (g >= sorted_g[half_mass - 1]).float()[..., None].numpy()  # the pixels holding half of the gradient
+    axes[1].imshow(core * [[[0.2, 1.0, 0.2, 0.8]]])  # green, transparent elsewhere
+    titles = (f"position + sees {size}x{size} pixels (red)", f"half of |gradient| from {half_mass} px (green)")
+    for ax, title in zip(axes, titles):
         kernels.draw_box(ax, box[0], box[1], bh, bw)
         ax.plot(cx, cy, "c+", markersize=10)
         ax.set_title(title, fontsize=10)
@@ -468,3 +491,61 @@ def epoch_explorer(recorder: Any, targets: Tensor, classes=None, colormap=None) 
     record = dict(epochs=recorder.epochs, predictions=recorder.predictions, images=recorder.images)
     view = functools.partial(epoch_view, **record, targets=targets, classes=classes, colormap=colormap)
     return Explorer(c, view, title="Predictions by epoch")
+
+
+def scaled_skip_scores(net: torch.nn.Module, x: Tensor, scale: float) -> Tensor:
+    """An FCN-16s or FCN-8s ``net``'s scores ``[N, C, H, W]`` for normalised images ``x [N, 3, H, W]`` with every
+    skip's scores (``score16``, ``score8``) times ``scale``: 1 gives ``net(x)``, 0 the coarse path alone. ValueError
+    for an FCN-32s or another module."""
+    if getattr(net, "variant", None) not in ("16s", "8s"):
+        raise ValueError(f"net must be an FCN-16s or FCN-8s (fcnlib.fcn_resnet18), got {type(net).__name__}")
+    with torch.no_grad():
+        t = net.intermediates(x)
+        fused = t["up32to16"] + scale * t["score16"]
+        if net.variant == "8s":
+            fused = net.up_layer3(fused) + scale * t["score8"]
+        return net.transpose_conv(fused)
+
+
+@safe_view
+def skip_scale_view(scale: float = 1.0, net=None, image=None, target=None, classes=None, colormap=None) -> View:
+    """The prediction of an FCN-16s or FCN-8s ``net`` for one normalised ``image [3, H, W]`` with its skips' scores
+    times ``scale`` (in [0, 1]), beside scale 0 and the ``target`` labels ``[H, W]`` (255 void). ``numbers``:
+    ``pixel_acc`` at ``scale`` and ``pixel_acc0`` at 0 (labelled pixels right), ``changed`` (share of pixels whose
+    class differs from scale 0)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
+        raise ValueError(f"scale must be a number in [0, 1], got {scale!r}")
+    if not (
+        isinstance(image, Tensor)
+        and image.dim() == 3
+        and isinstance(target, Tensor)
+        and target.shape == image.shape[1:]
+    ):
+        raise ValueError("give image [3, H, W] (normalised) and target [H, W] of the same size")
+    x = image[None].to(next(net.parameters()).device) if isinstance(net, torch.nn.Module) else image[None]
+    pred0, pred = (scaled_skip_scores(net, x, s)[0].argmax(0).cpu() for s in (0.0, float(scale)))
+    labelled = target != 255
+    acc0, acc = ((p == target)[labelled].float().mean().item() for p in (pred0, pred))
+    changed = (pred != pred0).float().mean().item()
+    lines = [
+        f"skip scale {scale:.1f}: {acc:.1%} of the labelled pixels right ({acc0:.1%} at scale 0); "
+        f"{changed:.1%} of the pixels change class from scale 0"
+    ]
+    names, cmap = _palette(classes, colormap)
+    axes = _axes((11.5, 2.9), 4, bottom=0.2)
+    titles = ["image", "skips x 0", f"skips x {scale:.1f}", "ground truth"]
+    for ax, title, picture in zip(
+        axes, titles, [image_array(image, True)] + [label2image(m.numpy(), cmap) for m in (pred0, pred, target)]
+    ):
+        ax.imshow(picture)
+        ax.set(xticks=[], yticks=[], title=title)
+    handles = _handles([m.numpy() for m in (pred0, pred, target)], names, cmap)
+    axes[0].figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), frameon=False)
+    return View(lines, dict(pixel_acc=acc, pixel_acc0=acc0, changed=changed), axes[0].figure)
+
+
+def skip_explorer(net, image, target, classes=None, colormap=None) -> Explorer:
+    """A skip-scale slider (0 to 1, steps of 0.1) over :func:`skip_scale_view` for one image of an FCN-16s/8s."""
+    c = {"scale": widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.1, description="skip scale")}
+    view = functools.partial(skip_scale_view, net=net, image=image, target=target, classes=classes, colormap=colormap)
+    return Explorer(c, view, title="Skip scale explorer")

@@ -69,3 +69,50 @@ def test_chapter6_fcn8s_scores_uses_both_skips():
         after = fcn8s_scores(net, t["layer2"], t["layer3"], t["layer4"])
     # The bilinear upsamplers sum to 1 away from the border, so a constant 2 shows there.
     torch.testing.assert_close((after - before)[..., 16:-16, 16:-16], torch.full_like(before[..., 16:-16, 16:-16], 2.0))
+
+
+def chapter_refine():
+    """The chapter's ``refine``, from the one code cell that defines it."""
+    cells = json.loads(CHAPTER6.read_text(encoding="utf-8"))["cells"]
+    (source,) = [
+        "".join(c["source"]) for c in cells if c["cell_type"] == "code" and "def refine(" in "".join(c["source"])
+    ]
+    namespace: dict = {"torch": torch, "F": F}
+    exec(compile(source, "06_skip_connections.ipynb:refine", "exec"), namespace)
+    return namespace["refine"]
+
+
+def loop_refine(scores, images, steps=5, radius=2, dilation=2, theta=0.1, weight=8.0):
+    """The reference, pixel by pixel: each pixel's neighbours within ``radius`` steps of ``dilation`` pixels (inside
+    the image, itself excluded) vote with their probabilities, weighted by exp(-|colour difference|^2 / 2 theta^2)."""
+    n, c, h, w = scores.shape
+    q = scores.softmax(1)
+    for _ in range(steps):
+        new = torch.empty_like(q)
+        for b in range(n):
+            for y in range(h):
+                for x in range(w):
+                    votes, total = torch.zeros(c, dtype=q.dtype), 1e-6
+                    for dy in range(-radius, radius + 1):
+                        for dx in range(-radius, radius + 1):
+                            yy, xx = y + dy * dilation, x + dx * dilation
+                            if (dy, dx) == (0, 0) or not (0 <= yy < h and 0 <= xx < w):
+                                continue
+                            d2 = ((images[b, :, y, x] - images[b, :, yy, xx]) ** 2).sum()
+                            k = torch.exp(-d2 / (2 * theta**2))
+                            votes, total = votes + k * q[b, :, yy, xx], total + k
+                    new[b, :, y, x] = (scores[b, :, y, x] + weight * votes / total).softmax(0)
+        q = new
+    return q.log()
+
+
+def test_chapter6_refine_is_the_pixel_by_pixel_mean_field_step():
+    refine = chapter_refine()
+    g = torch.Generator().manual_seed(0)
+    scores = 3 * torch.randn(2, 3, 9, 11, generator=g, dtype=torch.float64)
+    images = torch.rand(2, 3, 9, 11, generator=g, dtype=torch.float64)
+    images[:, :, :, 6:] = 0.5  # a flat region: similar neighbours vote strongly
+    torch.testing.assert_close(refine(scores, images, steps=2), loop_refine(scores, images, steps=2))
+    torch.testing.assert_close(
+        refine(scores, images, steps=1, radius=1, dilation=3), loop_refine(scores, images, 1, 1, 3)
+    )

@@ -4,7 +4,8 @@
 from a VOC-format tar (make_synthetic_voc at 375x500, no classes.json, so read as VOC) served on
 127.0.0.1 through FCNLIB_VOC_MIRRORS and FCNLIB_VOC_SHA1; the ImageNet weights file (a randomly
 initialised ResNet-18 under the right kind of name) comes from the same server through
-FCNLIB_RESNET18_URL into a temporary TORCH_HOME. Every other address goes through a proxy on the same
+FCNLIB_RESNET18_URL into a temporary TORCH_HOME, where chapter 7 finds torchvision's pretrained fcn_resnet50 (a
+randomly initialised one saved under torchvision's file name) and runs it. Every other address goes through a proxy on the same
 server that refuses and records it: the chapters must not try the real internet. `make test-full-smoke`.
 """
 
@@ -86,8 +87,14 @@ def mirror(tmp_path_factory) -> Iterator[Mirror]:
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, Path]:
-    """FCNLIB_DATA_DIR and TORCH_HOME, shared by the chapters as on a learner's machine."""
-    return {"data": tmp_path_factory.mktemp("data"), "torch": tmp_path_factory.mktemp("torch")}
+    """FCNLIB_DATA_DIR and TORCH_HOME, shared by the chapters as on a learner's machine; the hub cache holds
+    torchvision's fcn_resnet50 file for chapter 7, so that it runs the pretrained net without a download."""
+    torch_home = tmp_path_factory.mktemp("torch")
+    url = torchvision.models.segmentation.FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1.url
+    (cached := torch_home / "hub" / "checkpoints" / url.rsplit("/", 1)[-1]).parent.mkdir(parents=True)
+    net = torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None, aux_loss=True)
+    torch.save(net.state_dict(), cached)
+    return {"data": tmp_path_factory.mktemp("data"), "torch": torch_home}
 
 
 def run_chapter(path: Path) -> tuple[str | None, list[str]]:

@@ -263,6 +263,7 @@ def test_load_or_train_fcn_trains_saves_loads_and_retrains_on_mismatch(tmp_path)
     assert not net1.training
     net2, hist2, msg2 = fcnlib.experiments.load_or_train_fcn(path, _loaders()[0], None, **settings)
     assert msg2.startswith("loaded") and len(hist2) == 1
+    assert str(tmp_path) not in msg1 + msg2 and msg2.split()[1].endswith("ckpt/fcn32s.pt")  # no machine path
     for (k, v1), v2 in zip(net1.state_dict().items(), net2.state_dict().values()):
         assert torch.equal(v1, v2), k
     net3, _, msg3 = fcnlib.experiments.load_or_train_fcn(path, _loaders(num_classes=4)[0], None, **settings)

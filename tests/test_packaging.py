@@ -160,19 +160,49 @@ def test_stored_progress_bars_become_their_final_text():
     assert "widgets" not in nb.metadata
 
 
-def test_readme_figure_is_chapter_5s_marked_cell(tmp_path):
-    """The README's picture comes from chapter 5's stored run, byte for byte."""
+def test_readme_figure_is_chapter_5s_tagged_cell(tmp_path):
+    """The README's picture comes from chapter 5's stored run, byte for byte, found by a cell tag."""
     import base64
 
-    from tools.notebook_setup import README_FIGURE_MARKER, readme_figure
+    from tools.notebook_setup import README_FIGURE_TAG, readme_figure
 
     chapter = ROOT / "notebooks" / "05_prediction.ipynb"
     out = readme_figure(chapter, tmp_path / "overview.png")
     nb = nbformat.read(chapter, as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and README_FIGURE_MARKER in c.source)
-    png = next(o["data"]["image/png"] for o in cell.outputs if "image/png" in o.get("data", {}))
+    cells = [c for c in nb.cells if README_FIGURE_TAG in c.metadata.get("tags", [])]
+    assert len(cells) == 1 and "README" not in cells[0].source
+    png = next(o["data"]["image/png"] for o in cells[0].outputs if "image/png" in o.get("data", {}))
     assert out.read_bytes() == base64.b64decode(png)
     assert (ROOT / "notebooks" / "figures" / "overview.png").read_bytes() == out.read_bytes()
+
+
+def test_readme_figure_takes_the_tagged_cell_and_says_what_is_missing(tmp_path):
+    import base64
+
+    from tools.notebook_setup import readme_figure
+
+    def cell(png: bytes, tags=()):
+        c = nbformat.v4.new_code_cell("fig = ...", metadata={"tags": list(tags)} if tags else {})
+        c.outputs = [nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png).decode()})]
+        return c
+
+    path, out = tmp_path / "chapter.ipynb", tmp_path / "overview.png"
+    nb = nbformat.v4.new_notebook(cells=[cell(b"first"), cell(b"tagged", ["readme-figure"]), cell(b"last")])
+    nbformat.write(nb, path)
+    assert readme_figure(path, out).read_bytes() == b"tagged"
+    nb.cells[1].metadata["tags"] = []
+    nb.cells[0].source = "# README figure\nfig = ..."  # a comment is no tag
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="0 code cells tagged 'readme-figure'"):
+        readme_figure(path, out)
+    nb.cells[0].metadata["tags"] = nb.cells[2].metadata["tags"] = ["readme-figure"]
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="2 code cells tagged"):
+        readme_figure(path, out)
+    nb.cells[2].metadata["tags"], nb.cells[0].outputs = [], []
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="has no stored PNG: execute the chapter first"):
+        readme_figure(path, out)
 
 
 def test_execute_joins_a_cells_split_prints_into_one_output():

@@ -151,3 +151,25 @@ def test_chapter_0_writes_the_same_recursion_as_fcnlib():
     exec(code, namespace)
     layers = [(7, 2), (3, 2), (3, 1), (3, 2, 2), (5, 1, 3)]
     assert namespace["receptive_field"](layers) == receptive_fields(layers)
+
+
+def test_chapter_0_exercise_4_solution_quotes_what_its_code_prints(capsys):
+    """The folded solution runs the explorer's view for three stages on a portrait that holds a whole layer4 field;
+    the counts it quotes are within 5 %."""
+    import re
+
+    import fcnlib
+    from fcnlib import widgets
+
+    nb = json.loads(next(Path(__file__).parents[1].glob("notebooks/00_*.ipynb")).read_text())
+    solution = next("".join(c["source"]) for c in nb["cells"] if "Solution 4" in "".join(c["source"]))
+    namespace = {"fcnlib": fcnlib, "widgets": widgets}
+    exec(solution.split("```python")[1].split("```")[0], namespace)
+    printed = [int(line.split()[-1]) for line in capsys.readouterr().out.splitlines()]
+    height, width = namespace["photo"].shape[-2:]  # the centred layer4 position (jump 32) and its 435-pixel field
+    cy, cx = 32 * (height // 32 // 2), 32 * (width // 32 // 2)
+    assert 217 <= min(cy, cx) and cy + 217 < height and cx + 217 < width, "the photo cuts the layer4 field"
+    quoted = re.search(r"About ([\d,]+), ([\d,]+) and ([\d,]+) pixels", solution).groups()
+    assert len(printed) == 3
+    for got, said in zip(printed, quoted):
+        assert abs(got - int(said.replace(",", ""))) <= 0.05 * got, (printed, quoted)

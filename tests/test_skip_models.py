@@ -433,10 +433,13 @@ def test_chapter_figures_run_and_check_their_input() -> None:
     label[9, 20:60] = 255
     fig = show_coarse_prediction(image, label[::32, ::32], label, 32, target=label)
     assert len(fig.axes) == 4
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["background", "bicycle", "void"]
     with pytest.raises(ValueError, match="coarse"):
         show_coarse_prediction(image, label[::16, ::16], label, 32)
     fig2 = show_boundary_band(label, widths=(1, 3))
     assert len(fig2.axes) == 3
+    texts = [t.get_text() for t in fig2.legends[0].get_texts()]
+    assert texts == ["background", "bicycle", "void", "outside the band (colours faded)"]
     fig3 = show_model_comparison(
         image.unsqueeze(0).repeat(2, 1, 1, 1),
         {"a": label.repeat(2, 1, 1)},
@@ -476,5 +479,7 @@ def test_comparison_settings_and_table() -> None:
     assert lines[0].split() == ["pixel", "acc.", "mean", "acc.", "mean", "IU", "f.w.", "IU", "boundary"]
     assert lines[1].split() == ["FCN-8s", "(ours)", "50.0", "25.0", "12.5", "100.0", "6.2"]
     assert lines[2].split() == ["FCN-8s", "(paper)", "90.3", "75.9", "62.7", "83.2", "-"]
+    alone = comparison_table({"FCN-8s": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0)})
+    assert alone.splitlines()[1].split() == ["FCN-8s", "50.0", "25.0", "12.5", "100.0"]  # no "(ours)" alone
     with pytest.raises(ValueError, match="band"):
         comparison_table({"x": dict(pixel_acc=0.5, mean_acc=0.25, miou=0.125, fw_iou=1.0)}, extra=[("band", "b")])

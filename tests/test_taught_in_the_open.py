@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -38,11 +40,24 @@ def test_chapter1_bilinear_kernel_is_fcnlibs(kernel_size):
 
 
 def test_chapter1_tent_is_one_axis_of_fcnlibs_kernel():
-    tent = chapter_definitions("01_bilinear_kernel.ipynb", "bilinear_kernel", "tent")["tent"]
+    tent = chapter_definitions("01_bilinear_kernel.ipynb", "source_coordinate", "bilinear_kernel", "tent")["tent"]
     assert tent(4).tolist() == [0.25, 0.75, 0.75, 0.25]  # by hand: 1 - |i - 1.5| / 2
     assert tent(3).tolist() == [0.5, 1.0, 0.5]  # by hand: 1 - |i - 1| / 2
     for k in range(1, 65):
         torch.testing.assert_close(tent(k)[:, None] * tent(k)[None, :], fcnlib.bilinear_kernel(1, 1, k)[0, 0])
+
+
+def test_chapter1_phase_sums_are_fcnlibs_and_a_row_of_ones_upsampled():
+    ns = chapter_definitions("01_bilinear_kernel.ipynb", "source_coordinate", "bilinear_kernel", "tent", "phase_sums")
+    assert ns["phase_sums"](torch.tensor([0.25, 0.75, 0.75, 0.25]), 2).tolist() == [1.0, 1.0]  # by hand
+    for k in range(1, 17):
+        for stride in range(1, 9):
+            sums = ns["phase_sums"](ns["tent"](k), stride)
+            torch.testing.assert_close(sums, fcnlib.upsampling.phase_sums(ns["tent"](k), stride))
+            # a long row of ones, scattered: away from the ends output position o holds phase o % stride's sum
+            row = F.conv_transpose1d(torch.ones(1, 1, 60), ns["tent"](k)[None, None], stride=stride)[0, 0]
+            middle = torch.arange(2 * k, row.numel() - 2 * k)
+            torch.testing.assert_close(row[middle], sums[middle % stride])
 
 
 CHAPTER1 = ("linear_interpolate", "bilinear_interpolate", "source_coordinate", "bilinear_resize_by_hand")
@@ -194,8 +209,9 @@ def test_your_turn_checks_say_not_written_then_right_with_the_folded_solution(no
     start = stub.index(f"def {name}(")
     end = stub.index("return None\n", start) + len("return None\n")
     for code, expected in [(stub, "Not written yet"), (stub[:start] + solution + stub[end:], "Right")]:
-        printed = []
         ns = chapter_definitions(notebook, *needs) if needs else {"torch": torch, "nn": nn, "F": F, "fcnlib": fcnlib}
-        ns.update(random=random, print=lambda *args, out=printed, **kwargs: out.append(" ".join(map(str, args))))
-        exec(compile(code, f"{notebook}:{name}", "exec"), ns)
+        ns.update(random=random, checks=fcnlib.checks, print=print)  # the cell's prints and fcnlib.checks' lines
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            exec(compile(code, f"{notebook}:{name}", "exec"), ns)
+        printed = out.getvalue().splitlines()
         assert printed and printed[0].startswith(expected), printed

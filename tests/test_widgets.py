@@ -84,8 +84,24 @@ def test_bilinear_view_sizes_and_stripes():
     assert mismatched.ok and not mismatched.numbers["even"]
     assert "made for factor 2, used at stride 3" in mismatched.text and "stripes" in mismatched.text
     assert mismatched.numbers["output_size"] == (30, 36)
+    shifted = W.bilinear_view(2, 3, photo)  # made for factor 2 too: phases of 1, the peak half a pixel off
+    assert shifted.numbers["even"] and shifted.numbers["phase_sums"] == [1.0, 1.0] and "half" in shifted.text
+    brighter = W.bilinear_view(2, 6, photo)  # made for factor 3: phases of 1.5, 2.25 times as bright
+    assert brighter.numbers["phase_sums"] == pytest.approx([1.5, 1.5]) and "2.25 times as bright" in brighter.text
     impossible = W.bilinear_view(1, 2, photo)
     assert not impossible.ok and impossible.figure is None and "output_padding" in impossible.text
+
+
+def test_kernel_labels_say_when_they_are_rounded(close_figures):
+    from fcnlib import viz
+
+    ax = W.bilinear_view(2, 4, torch.rand(3, 8, 8)).figure.axes[0]  # 1/16, 3/16, 9/16: exact to 4 decimals
+    assert ax.get_title() == "4x4 kernel" and {t.get_text() for t in ax.texts} == {"0.0625", "0.1875", "0.5625"}
+    ax = W.bilinear_view(3, 5, torch.rand(3, 8, 8)).figure.axes[0]  # 1/9, 2/9, ...: rounded to 2
+    assert ax.get_title() == "5x5 kernel (rounded)" and "0.11" in {t.get_text() for t in ax.texts}
+    assert W.bilinear_view(2, 3, torch.rand(3, 8, 8)).figure.axes[0].get_title() == "3x3 kernel"  # 1/4, 1/2, 1
+    assert viz.plot_kernel(8).axes[0].get_title() == "8x8 kernel: heat map (rounded)"  # 0.765625 shown as 0.77
+    assert viz.plot_kernel(3).axes[0].get_title() == "3x3 kernel: heat map"
 
 
 def test_checkerboard_view_numbers():
@@ -104,6 +120,8 @@ def test_checkerboard_view_numbers():
         assert ("a checkerboard" in view.text) != flat
     # kernel 3, stride 2: 1 or 2 taps per axis, so after one layer the values are 4:2:1 (spread (4-1)/2.25)
     assert W.checkerboard_view(3, 2, 1).numbers["spread_one"] == pytest.approx(3 / 2.25)
+    one, many = W.checkerboard_view(3, 2, 3).figure.axes[1:3]  # maxima 1.78 and 2.19, on one grey scale
+    assert one.images[0].get_clim() == many.images[0].get_clim()
 
 
 # --------------------------------------------------------------------------------------
@@ -156,8 +174,17 @@ def test_bilinear_explorer_factor_sets_the_matching_kernel_in_one_redraw():
     png = e.png
     e.controls["kernel_size"].value = 4
     assert not e.view.numbers["even"] and "stripes" in e.info.value and e.png != png
-    e.set(factor=1, kernel_size=2)  # impossible: shown as a sentence
-    assert not e.view.ok and "Impossible setting" in e.info.value and e.png is None
+    impossible = W.bilinear_view(1, 2)  # factor 1 with an even kernel: shown as a sentence, never raised
+    assert not impossible.ok and "Impossible setting" in impossible.text
+
+
+def test_every_setting_the_bilinear_explorer_offers_can_be_drawn():
+    e = W.bilinear_explorer(photo_size=8)
+    assert e.controls["factor"].min == 2  # factor 1 takes odd kernels only (chapter 1's note says so)
+    for factor in range(e.controls["factor"].min, e.controls["factor"].max + 1):
+        for kernel_size in range(e.controls["kernel_size"].min, e.controls["kernel_size"].max + 1):
+            view = W.bilinear_view(factor, kernel_size, photo=torch.ones(3, 4, 4))
+            assert view.ok, (factor, kernel_size, view.text)
 
 
 def test_checkerboard_explorer_toggle_resize_conv():
@@ -266,6 +293,7 @@ def test_plot_overlap_and_plot_scatter_draw_pytorch_values(close_figures):
 
     fig = viz.plot_scatter(X, K, step=2)  # pixel (0, 1) writes rows 0-1, columns 1-2 of the canvas: outlined
     (outlines,) = [c for c in fig.axes[2].collections if isinstance(c, PatchCollection)]
+    assert fig.axes[2].get_title() == "step 2/4: pixel (0, 1) adds 1 x kernel to the red cells"  # X[0, 1] = 1
     assert sorted(tuple(p.vertices.min(0) + 0.5) for p in outlines.get_paths()) == [(1, 0), (1, 1), (2, 0), (2, 1)]
     # padding: the canvas is drawn whole, with the kept part boxed
     fig = viz.plot_scatter(torch.ones(3, 3), torch.ones(3, 3), stride=2, padding=1)
@@ -303,17 +331,22 @@ def test_side_by_side_and_resize_vs_transposed(close_figures):
     fig = viz.show_images_side_by_side([img, img.repeat_interleave(2, 1).repeat_interleave(2, 2)], ["a", "b"])
     assert [ax.get_title() for ax in fig.axes] == ["a 8x10", "b 16x20"]
     assert torch.allclose(torch.as_tensor(fig.axes[0].images[0].get_array()), img.permute(1, 2, 0))
+    dark = torch.full((1, 4, 4), 0.25)  # grey images share one scale, so a dark one stays dark
+    fig = viz.show_images_side_by_side([dark, dark.clone().fill_(1.0)])
+    assert [ax.images[0].get_clim() for ax in fig.axes] == [(0, 1), (0, 1)]
     with pytest.raises(ValueError, match="titles"):
         viz.show_images_side_by_side([img], ["a", "b"])
     with pytest.raises(ValueError, match="empty"):
         viz.show_images_side_by_side([])
 
     fig = viz.plot_resize_vs_transposed(3, 2, layers=(1, 2))
-    assert len(fig.axes) == 4
+    assert len(fig.axes) == 5 and fig.axes[4].get_ylabel().startswith("value")  # four panels and a colour bar
     resize_row = [fig.axes[2], fig.axes[3]]  # axes are stored row by row
     for ax in resize_row:
         assert torch.allclose(_image(ax), torch.ones_like(_image(ax)))
     assert _image(fig.axes[0]).std() > 0.1  # the transposed row shows the checkerboard
+    top = max(float(_image(ax).max()) for ax in fig.axes[:4])  # one grey scale: 0 to just above the largest value
+    assert all(ax.images[0].get_clim() == pytest.approx((0, top * 1.05)) for ax in fig.axes[:4])
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ reader sees on GitHub before running anything. Progress bars (tqdm's widgets) ar
 as the text of their final state, not as widgets whose state would have to travel along.
 
 ``python -m tools.notebook_setup readme-figure`` (``make readme-figure``) copies the stored picture of
-chapter 5's cell marked ``# README figure`` to ``notebooks/figures/overview.png``, the README's picture.
+chapter 5's code cell tagged ``readme-figure`` (a cell tag: learners never see it) to
+``notebooks/figures/overview.png``, the README's picture.
 """
 
 from __future__ import annotations
@@ -38,14 +39,27 @@ __all__ = [
 SETUP_MARKER = "# fcn-notebooks setup"
 
 
-def setup_cell_source() -> str:
-    """Source of the set-up cell: on Colab, install fcnlib (and nothing else); elsewhere, no-op."""
-    return (
-        f"{SETUP_MARKER}: on Colab this installs fcnlib from the repository; elsewhere it does nothing.\n"
-        "import sys\n\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "{colab_install_command()}"'
-    )  # exactly as `ruff format` leaves it, so linting the chapters never changes the cell
+def setup_cell_source(language: str = "en") -> str:
+    """Source of the set-up cell: on Colab, install fcnlib (and nothing else); elsewhere, no-op. For
+    ``language="zh"`` (the Chinese chapters, notebooks/zh/) it also sets ``FCNLIB_LANG=zh``, so that the
+    "Your turn" checks answer in Chinese: the one line of code in which the two editions differ."""
+    if language == "en":
+        return (
+            f"{SETUP_MARKER}: on Colab this installs fcnlib from the repository; elsewhere it does nothing.\n"
+            "import sys\n\n"
+            'if "google.colab" in sys.modules:\n'
+            f'    %pip install --quiet "{colab_install_command()}"'
+        )  # exactly as `ruff format` leaves it, so linting the chapters never changes the cell
+    if language == "zh":
+        return (
+            f"{SETUP_MARKER}: 在 Colab 上从仓库安装 fcnlib，在其他环境中不安装任何东西；练习的检查用中文作答。\n"
+            "import os\n"
+            "import sys\n\n"
+            'os.environ["FCNLIB_LANG"] = "zh"\n'
+            'if "google.colab" in sys.modules:\n'
+            f'    %pip install --quiet "{colab_install_command()}"'
+        )
+    raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
 
 
 def badge_line(notebook_name: str) -> str:
@@ -174,27 +188,31 @@ def execute(path: Path, timeout: int = 1800) -> float:
     return seconds
 
 
-README_FIGURE_MARKER = "# README figure"
+README_FIGURE_TAG = "readme-figure"
 README_FIGURE = Path("notebooks/figures/overview.png")
 
 
 def readme_figure(chapter: Path, out: Path = README_FIGURE) -> Path:
-    """Write the stored PNG of ``chapter``'s cell marked ``# README figure`` to ``out`` (the README's picture)."""
+    """Write the stored PNG of ``chapter``'s one code cell tagged ``readme-figure`` to ``out`` (the README's picture).
+
+    ValueError when no cell or more than one carries the tag, or the tagged cell has no stored PNG.
+    """
     import base64
 
     import nbformat
 
     nb = nbformat.read(chapter, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and README_FIGURE_MARKER in cell.source:
-            for output in cell.get("outputs", []):
-                if "image/png" in output.get("data", {}):
-                    out.write_bytes(base64.b64decode(output["data"]["image/png"]))
-                    return out
-            raise ValueError(
-                f"the cell marked {README_FIGURE_MARKER!r} in {chapter} has no stored PNG: execute it first"
-            )
-    raise ValueError(f"no cell of {chapter} is marked {README_FIGURE_MARKER!r}")
+    tagged = [c for c in nb.cells if c.cell_type == "code" and README_FIGURE_TAG in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(
+            f"{chapter} has {len(tagged)} code cells tagged {README_FIGURE_TAG!r}; tag exactly one, the cell whose "
+            "figure the README shows (JupyterLab: the cell's property inspector, Common Tools > Cell Tag)"
+        )
+    for output in tagged[0].get("outputs", []):
+        if "image/png" in output.get("data", {}):
+            out.write_bytes(base64.b64decode(output["data"]["image/png"]))
+            return out
+    raise ValueError(f"the cell tagged {README_FIGURE_TAG!r} in {chapter} has no stored PNG: execute the chapter first")
 
 
 def main(argv: list[str]) -> int:

@@ -10,7 +10,9 @@ from ._say import MESSAGES, say  # noqa: F401
 from .convolutionalisation import *  # noqa: F401,F403
 from .interpolation import *  # noqa: F401,F403
 from .learning import *  # noqa: F401,F403
+from .photos import *  # noqa: F401,F403
 from .prediction import *  # noqa: F401,F403
 from .segmentation import *  # noqa: F401,F403
 from .skips import *  # noqa: F401,F403
 from .transposed import *  # noqa: F401,F403
+from .zh import *  # noqa: F401,F403  (the messages in Chinese)

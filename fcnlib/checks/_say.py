@@ -1,11 +1,19 @@
-"""The checks' messages, by key and language, and :func:`say`."""
+"""The checks' messages, by key and language, :func:`say`, and :func:`word` for the words inside their values."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from ..profiles import language_setting
 
 MESSAGES: dict[str, dict[str, str]] = {"en": {}, "zh": {}}
 """Language -> message key (``"<check>.<case>"``) -> ``str.format`` template; each topic module adds its own."""
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {"list": ", ", "under": "under {}", "smaller": "smaller", "larger": "larger"},
+    "zh": {"list": "、", "under": "不到 {}", "smaller": "更小", "larger": "更大"},
+}
+"""Language -> the words and separators a check puts into a message's values (``{}``: the value they wrap)."""
 
 
 def say(key: str, **values: object) -> str:
@@ -15,3 +23,13 @@ def say(key: str, **values: object) -> str:
     line = template.format(**values)
     print(line)
     return line
+
+
+def word(key: str, value: object = "") -> str:
+    """``WORDS[key]`` in the learner's language, its ``{}`` filled with ``value``. KeyError: an unknown key."""
+    return (WORDS.get(language_setting(), {}).get(key) or WORDS["en"][key]).format(value)
+
+
+def listing(items: Iterable[object]) -> str:
+    """``items`` as text, joined by the learner's list separator (", " in English, "、" in Chinese)."""
+    return word("list").join(map(str, items))

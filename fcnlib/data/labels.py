@@ -1,4 +1,5 @@
-"""Reading VOC-format files: photos as ``uint8 [3, H, W]``, label PNGs as class indices, split lists."""
+"""Reading VOC-format files: photos as ``uint8 [3, H, W]`` (from a path, bytes or an upload widget), label PNGs as
+class indices, split lists."""
 
 from __future__ import annotations
 
@@ -84,6 +85,49 @@ def read_image(path: str | Path) -> Tensor:
     if path.suffix.lower() in (".jpg", ".jpeg") and (image := _decode(path, "jpeg")) is not None:
         return image
     return torch.from_numpy(_read_pil(path, "image")[0]).permute(2, 0, 1)
+
+
+def upload_bytes(value: object) -> bytes | None:
+    """The content of the first file in an ipywidgets ``FileUpload.value``: ipywidgets 8's tuple of dicts
+    ``{"name", "type", "size", "last_modified", "content": memoryview}`` (or one such dict), ipywidgets 7's dict
+    ``{file name: {"metadata": {...}, "content": bytes}}``; None when nothing was uploaded. ``ValueError``: other."""
+    if not value:
+        return None
+    files = [value] if isinstance(value, dict) and "content" in value else value
+    files = list(files.values()) if isinstance(files, dict) else files
+    try:
+        return bytes(files[0]["content"])
+    except (TypeError, KeyError, IndexError) as err:
+        got = f"{type(value).__name__} {str(value)[:60]}"
+        raise ValueError(
+            f"not a FileUpload value (got {got}); pass upload.value, a path or an image file's bytes"
+        ) from err
+
+
+def read_photo(source: object, max_side: int | None = 640) -> Tensor | None:
+    """A photo as a viewer shows it (:func:`pil_to_rgb`), ``uint8 [3, H, W]``, shrunk (antialiased bilinear, aspect
+    kept) where its longer side exceeds ``max_side`` pixels. ``source``: a path, an image file's bytes, or a
+    ``FileUpload.value`` (:func:`upload_bytes`); None for None or an empty upload. ``FileNotFoundError``;
+    ``ValueError`` for what is not a picture."""
+    if source is None:
+        return None
+    if isinstance(source, (str, Path)):
+        image = read_image(source)
+    else:
+        data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else upload_bytes(source)
+        if not data:
+            return None
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                image = torch.from_numpy(pil_to_rgb(img)).permute(2, 0, 1)
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as err:
+            raise ValueError(f"the uploaded file is not a picture PIL can read ({err}); upload a JPEG or PNG") from None
+    h, w = image.shape[-2:]
+    if max_side is not None and max(h, w) > max_side:
+        size = (max(1, round(h * max_side / max(h, w))), max(1, round(w * max_side / max(h, w))))
+        small = torch.nn.functional.interpolate(image[None].float(), size, mode="bilinear", antialias=True)
+        image = small[0].round().clamp(0, 255).to(torch.uint8)
+    return image
 
 
 def _decode(path: Path, kind: str) -> Tensor | None:
@@ -194,7 +238,9 @@ def read_split(path: Path) -> list[str]:
     try:
         names = path.read_text(encoding="utf-8-sig").split()
     except FileNotFoundError:
-        raise FileNotFoundError(f"split list {path} is missing: write it, one image id (file name without .jpg) a line") from None
+        raise FileNotFoundError(
+            f"split list {path} is missing: write it, one image id (file name without .jpg) a line"
+        ) from None
     except UnicodeDecodeError as err:
         raise ValueError(f"split list {path} is not UTF-8 text ({err}); save it as plain UTF-8, one id a line") from err
     if not names:

@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from ..data import VOC_CLASSES, VOC_COLORMAP, VOID_COLOR
 from ..inference import label2image
@@ -17,8 +17,8 @@ from ..metrics import boundary_band
 from ._common import image_array
 
 __all__ = ["show_coarse_prediction", "show_boundary_band", "show_model_comparison", "show_segmentation"]
-__all__ += ["show_void_zoom"]
 __all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou", "plot_confusion_matrix"]
+__all__ += ["plot_difference_maps", "show_void_zoom"]
 _TITLES = ("image", "prediction", "ground truth")
 
 
@@ -104,9 +104,9 @@ def _legend_below(fig, handles: list) -> Any:
     return fig
 
 
-def show_coarse_prediction(image, coarse, pred, stride=32, colormap=None, target=None, scale=2.2):
+def show_coarse_prediction(image, coarse, pred, stride=32, colormap=None, target=None, scale=2.2, classes=None):
     """The image, the argmax of the 1/``stride`` scores ``coarse`` (``[H / stride, W / stride]``, else ValueError)
-    as blocks in a white grid, and ``pred`` (and ``target``) ``[H, W]``."""
+    as blocks in a white grid of ``stride``-pixel cells, ``pred`` (and ``target``) ``[H, W]``, and a legend."""
     img = image_array(image, None)
     h, w = img.shape[:2]
     coarse = torch.from_numpy(_labels(coarse))
@@ -115,24 +115,33 @@ def show_coarse_prediction(image, coarse, pred, stride=32, colormap=None, target
         raise ValueError(f"coarse must be {want}, got {tuple(coarse.shape)}")
     blocks = coarse.repeat_interleave(stride, 0).repeat_interleave(stride, 1).numpy()
     maps = [blocks, _labels(pred)] + ([] if target is None else [_labels(target)])
+    names, cmap = _palette(classes, colormap)
     titles = ["image", f"argmax of the 1/{stride} scores", f"after {stride}x upsampling", "ground truth"]
-    fig, axes = _grid([[img] + [label2image(m, colormap) for m in maps]], scale, w / h, titles=titles, fontsize=9)
+    pictures = [[img] + [label2image(m, cmap) for m in maps]]
+    fig, axes = _grid(pictures, scale, w / h, titles=titles, fontsize=9)
     for ax in axes[0]:
         ax.hlines(np.arange(stride, h, stride) - 0.5, -0.5, w - 0.5, color="white", lw=0.6, alpha=0.8)
         ax.vlines(np.arange(stride, w, stride) - 0.5, -0.5, h - 0.5, color="white", lw=0.6, alpha=0.8)
-    return fig
+    return _legend_below(fig, _handles(maps, names, cmap))
 
 
-def show_boundary_band(label, widths: Sequence[int] = (1, 3, 5), colormap=None, ignore_index=255, scale=2.4):
-    """A label map, then its boundary band (:func:`fcnlib.metrics.boundary_band`) for each width, faded elsewhere."""
+def show_boundary_band(
+    label, widths: Sequence[int] = (1, 3, 5), colormap=None, ignore_index=255, scale=2.4, classes=None
+):
+    """A label map, then for each width its boundary band (:func:`fcnlib.metrics.boundary_band`: the labelled pixels
+    at most ``width`` pixels from an edge) in colour, the rest faded; a legend of the colours and the fading."""
     lab = torch.from_numpy(_labels(label))
     colors = label2image(lab.numpy(), colormap, ignore_index=ignore_index)
     pictures, titles = [colors], ["label"]
     for width in widths:
         band = boundary_band(lab, width, ignore_index).numpy()
         pictures.append(np.where(band[..., None], colors, (colors * 0.25 + 190).astype(np.uint8)))
-        titles.append(f"band, width {width}: {band.mean():.0%} of pixels")
-    return _grid([pictures], scale, lab.shape[1] / lab.shape[0], titles=titles, fontsize=9)[0]
+        titles.append(f"within {width} px of an edge: {band.mean():.0%}")
+    fig, _ = _grid([pictures], scale, lab.shape[1] / lab.shape[0], titles=titles, fontsize=9)
+    names, cmap = _palette(classes, colormap)
+    handles = _handles([lab.numpy()], names, cmap)
+    handles.append(Patch(facecolor=(190 / 255,) * 3, edgecolor="0.5", label="outside the band (colours faded)"))
+    return _legend_below(fig, handles)
 
 
 def show_model_comparison(images, predictions: Mapping[str, Any], targets=None, colormap=None, classes=None, scale=1.8):
@@ -144,7 +153,7 @@ def show_model_comparison(images, predictions: Mapping[str, Any], targets=None, 
 
 def show_segmentation(images, preds, targets=None, classes=None, colormap=None, titles=_TITLES, scale=2.0):
     """Images (``[N, 3, H, W]``, one or a list), predictions and (with ``targets``) ground truth ``[N, H, W]`` in
-    rows, as in the seed, and a legend of the classes. ValueError when the counts differ or N is 0."""
+    rows, as in d2l's code, and a legend of the classes. ValueError when the counts differ or N is 0."""
     rows = {"prediction": preds} | ({} if targets is None else {"ground truth": targets})
     return _rows_figure(images, rows, titles, classes, colormap, scale, aspect=1.4)
 
@@ -170,6 +179,28 @@ def show_overlay(image, pred, alpha=0.5, classes=None, colormap=None, ax=None):
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
     return ax.figure
+
+
+def plot_difference_maps(maps: Mapping[str, Any], columns: Mapping[str, Sequence[int]] | None = None, label=""):
+    """One heat map per ``[H, W]`` entry of ``maps`` (titled by its key) on one scale from 0, with a colour bar
+    (``label``); ``columns``: per key, columns marked by dashed white lines (named in the title).
+    ValueError: no maps, or a map that is not 2-D."""
+    arrays = {name: np.asarray(torch.as_tensor(m).detach().cpu(), dtype=np.float64) for name, m in maps.items()}
+    if not arrays or any(a.ndim != 2 for a in arrays.values()):
+        raise ValueError("maps must hold at least one [H, W] map, e.g. {'pad': diff} with diff of shape [H, W]")
+    h, w = next(iter(arrays.values())).shape
+    fig, axes = plt.subplots(1, len(arrays), figsize=(len(arrays) * (2.2 * w / h + 0.5) + 1, 3.1), layout="constrained")
+    axes, vmax = np.atleast_1d(axes), max(float(a.max()) for a in arrays.values()) or 1.0
+    for ax, (name, a) in zip(axes, arrays.items(), strict=True):
+        image = ax.imshow(a, cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
+        marked = list((columns or {}).get(name, ()))
+        for col in marked:
+            ax.axvline(col - 0.5, color="white", linestyle="--", linewidth=1)
+        title = f"{name}\n(dashed: columns {', '.join(map(str, marked))})" if marked else name
+        ax.set(title=title, xlabel="column", xticks=[0, w // 3, 2 * w // 3, w - 1], yticks=[0, h // 2, h - 1])
+    axes[0].set_ylabel("row")
+    fig.colorbar(image, ax=list(axes), label=label, shrink=0.9)
+    return fig
 
 
 def show_samples(dataset, n=4, indices: Sequence[int] | None = None, classes=None, colormap=None, scale=2.0):
@@ -233,6 +264,98 @@ def plot_iou(iou, classes=None, colormap=None):
         ax.legend(loc="upper right", fontsize=9)
     ax.set_ylim(0, 1)
     return ax.figure
+
+
+__all__ += ["show_tasks", "show_label_and_scores", "show_mask_overlap"]
+_OBJECT_COLORS = plt.get_cmap("tab10").colors  # object k (1, 2, ...) in colour k - 1
+
+
+def _below(ax, handles, ncol=2):
+    """A legend under the axes ``ax`` (its figure laid out with ``layout="constrained"``)."""
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=ncol, frameon=False)
+
+
+def show_tasks(image, instances, boxes, class_index: int, class_name: str = "person", colormap=None):
+    """One image, four answers: a classifier's class name, a detector's ``boxes`` (``[N, 4]`` inclusive pixel
+    ``(x1, y1, x2, y2)``), semantic segmentation (every object in class ``class_index``'s colour) and instance
+    segmentation (a colour per object); ``instances``: int ``[H, W]``, 0 background, 1..N the objects. Boxes are
+    drawn 1.5 pixels inside their edges (touching boxes stay apart); a legend under each panel names its colours. ValueError when sizes or the number of boxes differ."""
+    img, inst = image_array(image, None), _labels(instances)
+    n, cmap = int(inst.max()), _palette(None, colormap)[1]
+    if img.shape[:2] != inst.shape or len(boxes) != n or n > len(_OBJECT_COLORS):
+        raise ValueError(f"need an image and instances of one size and one box per object (1..10): {len(boxes)}, {n}")
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained")
+    titles = [f"classifier: '{class_name}'", f"detector: {n} boxes", "semantic: a class per pixel"]
+    for ax, title in zip(axes, [*titles, "instance: an object per pixel"]):
+        ax.imshow(img)
+        ax.set_title(title)
+        ax.axis("off")
+    objects = [Patch(facecolor=_OBJECT_COLORS[k], label=f"{class_name} {k + 1}") for k in range(n)]
+    for (x1, y1, x2, y2), color in zip(np.asarray(boxes).tolist(), _OBJECT_COLORS):
+        inset = 1.5  # pixels inside the box's edge, so that boxes that touch stay apart
+        corner, w, h = (x1 - 0.5 + inset, y1 - 0.5 + inset), x2 - x1 + 1 - 2 * inset, y2 - y1 + 1 - 2 * inset
+        axes[1].add_patch(Rectangle(corner, w, h, fill=False, ec=color, lw=2))
+    semantic, painted = np.zeros((*inst.shape, 4)), np.zeros((*inst.shape, 4))
+    semantic[inst > 0] = (*(cmap[class_index] / 255), 0.6)
+    for k in range(n):
+        painted[inst == k + 1] = (*_OBJECT_COLORS[k], 0.6)
+    axes[2].imshow(semantic)
+    axes[3].imshow(painted)
+    _below(axes[1], [Patch(fill=False, ec=p.get_facecolor(), lw=2, label=f"box of {p.get_label()}") for p in objects])
+    unpainted = Patch(facecolor="white", edgecolor="0.5", label="background (unpainted)")
+    _below(axes[2], [Patch(facecolor=cmap[class_index] / 255, label=class_name), unpainted])
+    _below(axes[3], [*objects, unpainted], ncol=3)
+    return fig
+
+
+def show_label_and_scores(
+    label, score_map, score_title: str = "score map", classes=None, colormap=None, label_title: str = "label map"
+):
+    """A label map ``[H, W]`` in class colours (255 in VOC's void colour) with a legend of every colour in it,
+    beside one class's score map ``[H, W]`` (floats) with a colour bar; the two panels titled ``label_title`` and
+    ``score_title``. ValueError when the sizes differ."""
+    labels, scores = _labels(label), np.asarray(torch.as_tensor(score_map).detach().cpu(), dtype=np.float64)
+    if scores.shape != labels.shape:
+        raise ValueError(f"the label map is {labels.shape} but the score map {scores.shape}: they must match")
+    names, cmap = _palette(classes, colormap)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 2.9), layout="constrained")
+    axes[0].imshow(label2image(labels, cmap))
+    shown = axes[1].imshow(scores, cmap="viridis")
+    fig.colorbar(shown, ax=axes[1], shrink=0.9, label="score")
+    handles = _handles([labels], names, cmap)
+    if (labels == 255).any():
+        handles.append(Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void (255)"))
+    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    for ax, title in zip(axes, [label_title, score_title]):
+        ax.set_title(title)
+        ax.axis("off")
+    return fig
+
+
+def show_mask_overlap(a, b, names=("A", "B")):
+    """Two bool masks ``[H, W]`` and how they overlap: ``a``, ``b``, their intersection (green) and their union
+    (green: both, orange: only ``a``, blue: only ``b``), titled with pixel counts and IoU = intersection / union.
+    ValueError when the sizes differ or both masks are empty."""
+    a, b = (np.asarray(torch.as_tensor(m).detach().cpu(), dtype=bool) for m in (a, b))
+    if a.shape != b.shape or a.ndim != 2 or not (a | b).any():
+        raise ValueError(f"need two masks [H, W] of one size, not both empty: got {a.shape} and {b.shape}")
+    both, union = int((a & b).sum()), int((a | b).sum())
+    colors = {"both": (0.2, 0.7, 0.3), "a": (1.0, 0.55, 0.1), "b": (0.25, 0.45, 0.95), "in": (0.3, 0.3, 0.3)}
+    pictures = [np.ones((*a.shape, 3)) for _ in range(4)]
+    pictures[0][a], pictures[1][b], pictures[2][a & b] = colors["in"], colors["in"], colors["both"]
+    pictures[3][a & ~b], pictures[3][b & ~a], pictures[3][a & b] = colors["a"], colors["b"], colors["both"]
+    titles = [f"A: {names[0]}", f"B: {names[1]}", f"intersection A and B: {both:,} px", f"union A or B: {union:,} px"]
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.0), layout="constrained")
+    for ax, picture, title in zip(axes, pictures, titles):
+        ax.imshow(picture)
+        ax.set_title(title)
+        ax.set(xticks=[], yticks=[])
+    colors["out"] = (1.0, 1.0, 1.0)
+    labels = {"in": "in the mask", "both": "in both", "a": "only in A", "b": "only in B", "out": "outside"}
+    handles = [Patch(facecolor=colors[k], edgecolor="0.5", label=text) for k, text in labels.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False)
+    fig.suptitle(f"IoU = intersection / union = {both:,} / {union:,} = {both / union:.2f}")
+    return fig
 
 
 def _cell_text(share: float) -> str:

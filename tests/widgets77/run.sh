@@ -27,4 +27,4 @@ fi
 cd "$REPO"
 # fcnlib from this checkout, without installing it into the venv (nothing is written to the repository).
 PYTHONPATH="$REPO" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} \
-    "$VENV/bin/python" -m pytest tests/test_widgets.py tests/test_explain.py -q -p no:cacheprovider "$@"
+    "$VENV/bin/python" -m pytest tests/test_widgets.py tests/test_explain.py tests/test_photo_upload.py -q -p no:cacheprovider "$@"
