@@ -84,8 +84,14 @@ def test_band_gap_accepts_synonyms_and_says_the_measured_answer(capsys):
     assert _first_line(capsys).startswith("Not quite")
     assert checks.check_band_gap("grow", 0.12, 0.10, 1) == "larger"
     assert _first_line(capsys).startswith("Right")
-    checks.check_band_gap("perhaps", 0.12, 0.10, 1)
+    for guess in ("lower", "Larger.", "higher", "increase", ">", " Smaller! "):  # right answers in other forms
+        checks.check_band_gap(guess, 0.12 if guess in ("Larger.", "higher", "increase", ">") else 0.05, 0.10, 1)
+        assert _first_line(capsys).startswith("Right"), guess
+    checks.check_band_gap("lower", 0.12, 0.10, 1)
     assert _first_line(capsys).startswith("Not quite")
+    assert checks.check_band_gap("perhaps", 0.12, 0.10, 1) == "larger"  # an unread word is not marked wrong
+    line = _first_line(capsys)
+    assert line.startswith("Not written yet") and "'perhaps'" in line
     for guess in ("larger", "smaller"):  # 0.004 apart: a tie, not a ranking
         assert checks.check_band_gap(guess, 0.120, 0.124, 8) == "smaller"
         line = _first_line(capsys)

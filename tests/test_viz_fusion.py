@@ -59,10 +59,15 @@ def test_chapter6_segmentation_figures_name_every_colour_void_included(close_fig
     fig = viz.show_coarse_prediction(image, label[::32, ::32], label, 32, colormap, target=label, classes=classes)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["bg", "y", "void"]
     band = viz.show_boundary_band(label, widths=(1, 3), colormap=colormap, classes=classes)
-    # by hand: the 30x40 object and the void row above it; labelled pixels in the band, of all 64 x 96 = 6144:
-    # width 1: the object's outer ring 30*40 - 28*38 = 136 and the background's ring 33*42 - 31*40 = 146 (282, 5%);
-    # width 3: 30*40 - 24*34 = 384 and 37*46 - 31*40 = 462 (846, 14%)
-    titles = ["label", "within 1 px of an edge: 5%", "within 3 px of an edge: 14%"]
-    assert [ax.get_title() for ax in band.axes] == titles
+    # by hand: the 30x40 object and the void row above it; labelled pixels in the band, of the 64 x 96 - 40 = 6104
+    # labelled: width 1: the object's outer ring 30*40 - 28*38 = 136 and the background's ring 33*42 - 31*40 = 146
+    # (282, 4.6%); width 3: 30*40 - 24*34 = 384 and 37*46 - 31*40 = 462 (846, 13.9%)
+    shares = [
+        "within 1 px of an edge:\n5% of the labelled pixels",
+        "within 3 px of an edge:\n14% of the labelled pixels",
+    ]
+    assert [ax.get_title() for ax in band.axes] == ["label", *shares]
+    panel = band.axes[1].images[0].get_array()
+    assert tuple(panel[9, 30]) == (224, 224, 192)  # void keeps its legend colour, not faded
     texts = [t.get_text() for t in band.legends[0].get_texts()]
     assert texts == ["bg", "y", "void", "outside the band (colours faded)"]

@@ -26,6 +26,8 @@ MESSAGES["en"].update(
         "fcn16s.values": "Not quite: the right shape, other values. Hint: add score_layer3(layer3) to the 2x "
         "upsampled scores before the last upsampling.",
         "band_gap.unsolved": 'Not written yet: set guess = "larger" or "smaller" and run again.',
+        "band_gap.unknown": 'Not written yet in a form this check reads: {guess}; set guess = "larger" or "smaller" '
+        "and run again.",
         "band_gap.right": "Right: the gap within {width} px of an edge is {gap:+.3f}, {answer} than the {gap3:+.3f} "
         "within {width3} px.",
         "band_gap.wrong": "Not quite: the gap within {width} px of an edge is {gap:+.3f}, {answer} than the "
@@ -88,11 +90,13 @@ def check_fcn16s_scores(fn: Callable, num_classes: int = 21, size: tuple[int, in
     return expected
 
 
-_LARGER, _SMALLER = {"larger", "grow", "grows", "bigger", "wider", "more"}, {"smaller", "shrink", "shrinks", "less"}
+_LARGER = {"larger", "large", "grow", "grows", "bigger", "wider", "more", "higher", "increase", "increases", ">"}
+_SMALLER = {"smaller", "small", "shrink", "shrinks", "less", "lower", "narrower", "decrease", "decreases", "<"}
 
 
 def check_band_gap(guess: Any, gap: float, gap3: float, width: int, width3: int = 3, close: float = 0.01) -> str:
-    """``guess``: ``"larger"`` or ``"smaller"`` (or ``"grow"``, ``"shrink"``, ...; None: not answered), the learner's
+    """``guess``: ``"larger"`` or ``"smaller"`` (or ``"higher"``, ``"lower"``, ``">"``, ...; None: not answered; any
+    other word is reported as unread, not as wrong), the learner's
     prediction of the FCN-8s - FCN-32s gap in boundary mIoU within ``width`` pixels of an edge against the gap
     ``gap3`` within ``width3``; ``gap``: the measured one. Gaps less than ``close`` apart count as a tie (either
     guess is right). Returns the measured answer, ``"larger"`` or ``"smaller"``."""
@@ -100,9 +104,12 @@ def check_band_gap(guess: Any, gap: float, gap3: float, width: int, width3: int 
     if guess is None:
         say("band_gap.unsolved")
         return answer
-    guessed = str(guess).strip().lower()
+    guessed = str(guess).strip().strip(".!'\"").strip().lower()
     given = "larger" if guessed in _LARGER else "smaller" if guessed in _SMALLER else None
-    tie = given is not None and abs(gap - gap3) < close
+    if given is None:  # a word the check does not know is not a wrong answer
+        say("band_gap.unknown", guess=repr(guess))
+        return answer
+    tie = abs(gap - gap3) < close
     key = "band_gap.close" if tie else "band_gap.right" if given == answer else "band_gap.wrong"
     say(key, width=width, width3=width3, gap=gap, gap3=gap3, answer=word(answer))
     return answer

@@ -149,6 +149,7 @@ MESSAGES["zh"].update(
         "只用一个随机种子，分不出这么小的差别。",
         "band_gap.right": "对了：离边缘 {width} 像素以内的差距是 {gap:+.3f}，比 {width3} 像素以内的 {gap3:+.3f} {answer}。",
         "band_gap.unsolved": '还没写：设 guess = "larger" 或 "smaller"，再运行一次。',
+        "band_gap.unknown": '还没写成这个检查能读懂的形式：{guess}；设 guess = "larger" 或 "smaller"，再运行一次。',
         "band_gap.wrong": "还不对：离边缘 {width} 像素以内的差距是 {gap:+.3f}，比 {width3} 像素以内的 {gap3:+.3f} {answer}。",
         "fcn16s.error": "还不对：你的函数引发了 {error}。",
         "fcn16s.right": "对了：你的 FCN-16s 给出的分数与网络自己的前向传播相同。",

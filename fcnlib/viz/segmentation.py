@@ -129,14 +129,15 @@ def show_boundary_band(
     label, widths: Sequence[int] = (1, 3, 5), colormap=None, ignore_index=255, scale=2.4, classes=None
 ):
     """A label map, then for each width its boundary band (:func:`fcnlib.metrics.boundary_band`: the labelled pixels
-    at most ``width`` pixels from an edge) in colour, the rest faded; a legend of the colours and the fading."""
+    at most ``width`` pixels from an edge) and void in colour, the rest faded, each titled with the band's share of
+    the labelled pixels; a legend of the colours and the fading."""
     lab = torch.from_numpy(_labels(label))
     colors = label2image(lab.numpy(), colormap, ignore_index=ignore_index)
-    pictures, titles = [colors], ["label"]
+    pictures, titles, void = [colors], ["label"], (lab == ignore_index).numpy()
     for width in widths:
         band = boundary_band(lab, width, ignore_index).numpy()
-        pictures.append(np.where(band[..., None], colors, (colors * 0.25 + 190).astype(np.uint8)))
-        titles.append(f"within {width} px of an edge: {band.mean():.0%}")
+        pictures.append(np.where((band | void)[..., None], colors, (colors * 0.25 + 190).astype(np.uint8)))
+        titles.append(f"within {width} px of an edge:\n{band.sum() / max((~void).sum(), 1):.0%} of the labelled pixels")
     fig, _ = _grid([pictures], scale, lab.shape[1] / lab.shape[0], titles=titles, fontsize=9)
     names, cmap = _palette(classes, colormap)
     handles = _handles([lab.numpy()], names, cmap)
