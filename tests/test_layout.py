@@ -97,4 +97,7 @@ def test_no_public_function_is_named_like_a_module():
 
 
 def test_the_package_stays_small():
-    assert sum(len(p.read_text().splitlines()) for p in MODULES.values()) < 4500
+    # 4,500 until this round; raised by what the round added: the chapters' answer checks moved out of the chapters
+    # with their Chinese messages (fcnlib.checks, about 1,300 lines), reliability of the command line and training
+    # (about 600), the figures and explorers of chapters 4-7 (about 900) and chapter 7's photos and weights (300).
+    assert sum(len(p.read_text().splitlines()) for p in MODULES.values()) < 7700
