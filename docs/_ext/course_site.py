@@ -37,6 +37,7 @@ EXPLORER_CALL = re.compile(r"\b\w+_explorer\(")  # fcnlib.widgets' explorers: wi
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 EXPLORER_NOTE = "The sliders of this explorer run in JupyterLab or Colab: open the chapter there to move them."
 PICTURE_NOTE = " The picture above is the explorer as the notebook stores it."
+WIDGET_NOTE = "This widget runs in JupyterLab or Colab: open the chapter there to use it."
 # fcnlib's modules from the lowest layer up (a module imports only those before it; tests/test_layout.py).
 LAYERS = ["profiles", "shapes", "upsampling", "weights", "model", "metrics", "data", "training", "inference"]
 LAYERS += ["experiments", "viz", "widgets", "checks", "__main__"]
@@ -79,9 +80,13 @@ def rewrite_chapter(app: Sphinx, doctree: nodes.document) -> None:
     for cell in _cells(doctree, "cell_code"):
         source = "".join(n.astext() for n in _cells(cell, "cell_code_source"))
         types = _mime_types(cell)  # (MyST-NB keeps a bundle's choices until it writes the page)
-        if EXPLORER_CALL.search(source) or WIDGET_VIEW in types:
+        if EXPLORER_CALL.search(source):
             text = EXPLORER_NOTE + (PICTURE_NOTE if "image/png" in types else "")
-            cell += nodes.paragraph("", text, classes=["explorer-note"])
+        elif WIDGET_VIEW in types:  # another widget (chapter 7's upload button)
+            text = WIDGET_NOTE
+        else:
+            continue
+        cell += nodes.paragraph("", text, classes=["explorer-note"])
 
 
 class LinkOutsideFiles(SphinxPostTransform):

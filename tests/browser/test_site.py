@@ -207,12 +207,19 @@ def _check_buttons(page, built_site: Path, path: Path) -> None:
     assert page.get_attribute("a.left-prev", "href") == (_chapter_page(CHAPTERS[index - 1]) if index else "index.html")
 
 
+def _widget(cell) -> bool:
+    """A code cell that stored a widget (an explorer, or chapter 7's upload button)."""
+    return any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.get("outputs", []))
+
+
 def _check_solutions_and_explorers(page, path: Path) -> None:
     """Folded solutions stay folded; each explorer shows its stored picture and the line about the sliders."""
     nb = nbformat.read(path, as_version=4)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     summaries = re.findall(r"<details>\s*<summary>(.*?)</summary>", markdown)
-    explorers = sum(1 for c in nb.cells if c.cell_type == "code" and re.search(r"\b\w+_explorer\(", c.source))
+    explorers = sum(
+        1 for c in nb.cells if c.cell_type == "code" and (re.search(r"\b\w+_explorer\(", c.source) or _widget(c))
+    )
     shown = page.eval_on_selector_all("details > summary", "ss => ss.map(s => s.textContent.trim())")
     assert shown == summaries and any(s.startswith("Solution") for s in shown), shown
     folded = page.eval_on_selector_all(
@@ -226,6 +233,8 @@ def _check_solutions_and_explorers(page, path: Path) -> None:
     for i in range(explorers):
         text = notes.nth(i).inner_text()
         assert "JupyterLab" in text and "Colab" in text
+        if "explorer" not in text:  # another widget (an upload button): no picture to show
+            continue
         cell = notes.nth(i).locator("xpath=ancestor::div[contains(@class, 'cell')][1]")
         assert cell.locator("img").evaluate("i => i.complete && i.naturalWidth > 0"), "explorer picture missing"
 
