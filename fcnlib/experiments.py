@@ -58,10 +58,19 @@ def train_fcn(
     return seeded_run(build, make_trainer, train_iter, test_iter, num_epochs, devices, seed, **train_kwargs)
 
 
+def _free_name(path: Path) -> Path:
+    """``<stem>.old-<n><suffix>`` beside ``path`` with the smallest ``n`` not taken."""
+    n = 1
+    while (free := path.with_name(f"{path.stem}.old-{n}{path.suffix}")).exists():
+        n += 1
+    return free
+
+
 def load_or_train_fcn(checkpoint, train_iter, test_iter, *, devices=None, num_classes=None, num_epochs, **settings):
-    """FCN-32s from ``checkpoint`` if it holds one for these classes, else :func:`train_fcn` (saved there).
-    Returns ``(net, history, message)``, the net in eval mode on the first of ``devices``; ``message`` says which
-    (the path as :func:`fcnlib.data.shown_path` writes it)."""
+    """FCN-32s from ``checkpoint`` if it holds one for these classes, else :func:`train_fcn` (saved there; a
+    checkpoint that does not fit is first renamed ``<name>.old-<n>.pt``, never overwritten). Returns ``(net, history,
+    message)``, the net in eval mode on the first of ``devices``; ``message`` says which (the paths as
+    :func:`fcnlib.data.shown_path` writes them)."""
     checkpoint, num_classes = Path(checkpoint), _num_classes(num_classes, train_iter)
     first = devices[0] if isinstance(devices, (list, tuple)) else devices
     reason = "no checkpoint"
@@ -70,7 +79,9 @@ def load_or_train_fcn(checkpoint, train_iter, test_iter, *, devices=None, num_cl
         try:
             history = load_checkpoint(checkpoint, net, map_location="cpu")
         except ValueError as err:
-            reason = f"the checkpoint does not fit ({str(err).split(':')[0]})"
+            kept = _free_name(checkpoint)
+            checkpoint.rename(kept)
+            reason = f"the checkpoint does not fit ({str(err).split(':')[0]}; kept as {shown_path(kept)})"
         else:
             net.to(torch.device(first) if first is not None else all_devices()[0])
             return net.eval(), history, f"loaded {shown_path(checkpoint)} ({len(history)} epochs of training)"

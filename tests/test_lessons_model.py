@@ -266,8 +266,13 @@ def test_load_or_train_fcn_trains_saves_loads_and_retrains_on_mismatch(tmp_path)
     assert str(tmp_path) not in msg1 + msg2 and msg2.split()[1].endswith("ckpt/fcn32s.pt")  # no machine path
     for (k, v1), v2 in zip(net1.state_dict().items(), net2.state_dict().values()):
         assert torch.equal(v1, v2), k
+    first = path.read_bytes()
     net3, _, msg3 = fcnlib.experiments.load_or_train_fcn(path, _loaders(num_classes=4)[0], None, **settings)
     assert "does not fit" in msg3 and net3.final_conv.out_channels == 4
+    kept = path.with_name("fcn32s.old-1.pt")  # the learner's 21-class net is kept, not overwritten
+    assert kept.read_bytes() == first and "kept as" in msg3 and path.read_bytes() != first
+    fcnlib.experiments.load_or_train_fcn(path, _loaders()[0], None, **settings)  # back to 21: the 4-class one kept
+    assert path.with_name("fcn32s.old-2.pt").is_file() and kept.read_bytes() == first
 
 
 def test_runs_table_hand_written():
