@@ -97,6 +97,21 @@ def test_show_errors_draws_a_column_per_image_with_its_error_map():
         show_errors(images, preds[:1], targets)
 
 
+def test_show_errors_leaves_classes_too_small_to_see_out_of_the_legend():
+    images = torch.zeros(2, 3, 8, 12, dtype=torch.uint8)
+    targets, preds = torch.zeros(2, 8, 12, dtype=torch.long), torch.zeros(2, 8, 12, dtype=torch.long)
+    targets[0, :4, :4] = 1  # square: 16 px in the truth
+    preds[1, 0, :3] = 3  # star: 3 px predicted, nowhere else
+    preds[0, 0, :2], targets[1, 0, :2] = 2, 2  # ring: 2 + 2 px, in two different maps
+    fig = show_errors(images, preds, targets, classes=NAMES)
+    texts = _legend_texts(fig)
+    assert "square" in texts and "star" not in texts and "ring" not in texts
+    plt.close(fig)
+    fig = show_errors(images, preds, targets, classes=NAMES, min_pixels=4)  # ring's 4 px counted across the maps
+    assert {"square", "ring"} <= set(_legend_texts(fig)) and "star" not in _legend_texts(fig)
+    plt.close(fig)
+
+
 def test_show_disagreement_marks_where_two_predictions_differ():
     torch.manual_seed(1)
     image = torch.randint(0, 256, (3, 6, 9), dtype=torch.uint8)

@@ -43,10 +43,13 @@ def error_map(image: Any, pred: Any, target: Any, ignore_index: int = 255) -> np
     return np.round(colors * shade).astype(np.uint8)
 
 
-def show_errors(images, preds, targets, titles: Sequence[str] = (), classes=None, colormap=None, scale=2.0):
+def show_errors(
+    images, preds, targets, titles: Sequence[str] = (), classes=None, colormap=None, scale=2.0, min_pixels=10
+):
     """A column per image (``[N, 3, H, W]`` or a list): the image, the prediction and the ground truth in class
-    colours, and its :func:`error_map`; ``titles`` over the columns; a legend of the classes (void included) and one
-    of the error colours. ValueError when the counts differ or N is 0."""
+    colours, and its :func:`error_map`; ``titles`` over the columns; a legend of the classes (void included) that
+    cover at least ``min_pixels`` pixels in all the label maps together (fewer cannot be seen), and one of the error
+    colours. ValueError when the counts differ or N is 0."""
     images = _as_list(images, 3)
     preds, targets = _as_list(preds, 2), _as_list(targets, 2)
     if not images or len(preds) != len(images) or len(targets) != len(images):
@@ -68,7 +71,8 @@ def show_errors(images, preds, targets, titles: Sequence[str] = (), classes=None
             axes[r][c].set(xticks=[], yticks=[])
     for ax, title in zip(axes[0], titles):
         ax.set_title(title)
-    class_handles = _handles([_labels(m) for m in preds + targets], names, cmap)
+    values, counts = np.unique(np.concatenate([_labels(m).ravel() for m in preds + targets]), return_counts=True)
+    class_handles = _handles([values[counts >= min_pixels]], names, cmap)
     fig.legend(handles=class_handles, loc="outside lower center", ncol=min(len(class_handles), 5), frameon=False)
     axes[3][-1].legend(handles=_error_handles(), loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
