@@ -30,6 +30,7 @@ from .viz._common import image_array, png_bytes
 from .viz.segmentation import _handles, _palette
 
 DPI = 100  # the chapters' figure resolution (viz.use_course_style)
+LEGEND_MIN_PIXELS = 10  # skip_scale_view leaves rarer classes out of its legend: they cannot be seen
 
 
 @dataclass
@@ -512,7 +513,8 @@ def skip_scale_view(scale: float = 1.0, net=None, image=None, target=None, class
     """The prediction of an FCN-16s or FCN-8s ``net`` for one normalised ``image [3, H, W]`` with its skips' scores
     times ``scale`` (in [0, 1]), beside scale 0 and the ``target`` labels ``[H, W]`` (255 void). ``numbers``:
     ``pixel_acc`` at ``scale`` and ``pixel_acc0`` at 0 (labelled pixels right), ``changed`` (share of pixels whose
-    class differs from scale 0)."""
+    class differs from scale 0). The legend lists the classes that cover at least ``LEGEND_MIN_PIXELS`` pixels of the
+    three label maps together."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
         raise ValueError(f"scale must be a number in [0, 1], got {scale!r}")
     if not (
@@ -539,7 +541,8 @@ def skip_scale_view(scale: float = 1.0, net=None, image=None, target=None, class
     ):
         ax.imshow(picture)
         ax.set(xticks=[], yticks=[], title=title)
-    handles = _handles([m.numpy() for m in (pred0, pred, target)], names, cmap)
+    values, counts = torch.stack((pred0, pred, target)).unique(return_counts=True)
+    handles = _handles([values[counts >= LEGEND_MIN_PIXELS].numpy()], names, cmap)  # fewer cannot be seen
     axes[0].figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), frameon=False)
     return View(lines, dict(pixel_acc=acc, pixel_acc0=acc0, changed=changed), axes[0].figure)
 

@@ -73,6 +73,21 @@ def test_skip_scale_view_numbers_against_the_predictions(net8):
     assert legend[-1] == "void" and set(legend[:-1]) <= {"background", "aeroplane", "bicycle", "bird"}
 
 
+def test_skip_scale_view_leaves_classes_too_small_to_see_out_of_the_legend(net8, monkeypatch):
+    image, target = _scene()
+    target[:, 3:] = 0  # void stays in the first 3 columns
+    target[:10, 10:20] = 1  # 100 px of class 1 in the truth
+    target[0, 30:33] = 2  # 3 px of class 2
+    monkeypatch.setattr(
+        W, "scaled_skip_scores", lambda net, x, s: F.one_hot(torch.zeros(1, 64, 96).long(), 4).movedim(3, 1).float()
+    )
+    legend = [t.get_text() for t in W.skip_scale_view(1.0, net8, image, target).figure.legends[0].get_texts()]
+    assert legend == ["background", "aeroplane", "void"]  # void: 192 px; class 2's 3 px cannot be seen
+    monkeypatch.setattr(W, "LEGEND_MIN_PIXELS", 3)
+    legend = [t.get_text() for t in W.skip_scale_view(1.0, net8, image, target).figure.legends[0].get_texts()]
+    assert legend == ["background", "aeroplane", "bicycle", "void"]
+
+
 @pytest.mark.parametrize(
     "setting",
     [
