@@ -221,7 +221,7 @@ def fetch_to_cache(url: str, path: Path, timeout: float = 5.0, deadline: float =
         if (problem := _hash_problem(path)) is not None:  # kept only when its hash matches its name
             path.unlink()
             raise ValueError(f"the downloaded file failed its check: {problem}")
-    except urllib.error.URLError as err:  # no network, no DNS, refused: the same advice, no machine details
+    except urllib.error.URLError:  # no network, no DNS, refused: the same advice, no machine details
         return f"downloading {url} failed (the server could not be reached)"
     except (OSError, ValueError, http.client.HTTPException) as err:
         return f"downloading {url} failed ({err})"
