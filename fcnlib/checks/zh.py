@@ -59,17 +59,17 @@ MESSAGES["zh"].update(
         "transposed_size.unwritten": "还没写：transposed_size 返回 None。",
         "transposed_size.right": "对了：全部 {total} 组设置下，结果都与 PyTorch 转置卷积的输出尺寸相同。",
         "transposed_size.wrong": "还不对：{total} 组设置中有 {wrong} 组算错了，例如 n={n} k={k} s={s} p={p} op={op} "
-        "d={d} 时应为 {truth}，你的是 {got}。提示：画布宽 (n - 1) * s + d * (k - 1) + 1，然后 padding 从两侧各裁掉 p，"
-        "output_padding 再加上 op。",
+        "d={d} 时应为 {truth}，你的结果是 {got}。提示：画布宽 (n - 1) * s + d * (k - 1) + 1 个像素，"
+        "然后 padding 从两侧各裁掉 p 个，output_padding 再添上 op 个。",
         "transposed_size.raised": "还不对：transposed_size{args} 引发了 {error}。",
         "net_size.unanswered": "还没写：请设 answer = (height, width)，再运行一次。",
-        "net_size.right": "对了：输入 {size} 的图像，网络返回 {truth}。",
-        "net_size.wrong": "还不对：输入 {size} 的图像，网络返回 {truth}。提示：每次减半都向上取整。",
+        "net_size.right": "对了：对尺寸为 {size} 的图像，网络返回 {truth}。",
+        "net_size.wrong": "还不对：对尺寸为 {size} 的图像，网络返回的是 {truth}。提示：每次减半都向上取整。",
         "net_size.malformed": "还不对：answer 应当是两个整数 (height, width)，得到的是 {answer!r}。",
         "even_pairs.unanswered": "还没写：请把 answer 设为由 (kernel_size, stride) 对组成的列表。",
         "even_pairs.right": "对了：{pairs} 让每个内部像素得到的抽头数都相同。",
         "even_pairs.missing": "还不对：漏了 {pair}：它的内部像素都得到 {count} 个抽头。",
-        "even_pairs.extra": "还不对：{pair} 让内部像素得到的抽头数是 {counts}，不止一种。提示：把每个核大小与它的步幅比较一下。",
+        "even_pairs.extra": "还不对：{pair} 让内部像素得到的抽头数有 {counts}，不止一种。提示：把每个核大小与它的步幅比较一下。",
         "even_pairs.unknown": "还不对：{pair} 不在要试的组合 {pairs} 之中。",
         "even_pairs.malformed": "还不对：answer 应当是由 (kernel_size, stride) 对组成的列表，得到的是 {answer!r}。",
         # convolutionalisation (chapter 3)
