@@ -117,18 +117,18 @@ MESSAGES["zh"].update(
         "says_person.right_present": "对了：person 是它的类别 {index}，它把 {share} 的像素判为这一类。",
         "says_person.wrong_present": "还不对：person 是它的类别 {index}，它把 {share} 的像素判为这一类。",
         "top_probability.unsolved": "还没写：top_probability 返回 None。",
-        "top_probability.right": "对了：这是 {pixels} 个像素中每个像素上最大的 softmax 概率。",
+        "top_probability.right": "对了：这就是 {pixels} 个像素各自最大的 softmax 概率。",
         "top_probability.error": "还不对：top_probability 引发了 {error}。",
         "top_probability.shape": "还不对：期望一个形状为 {expected} 的张量（每个像素一个值），得到的是 {got}。",
         "top_probability.values": "还不对：形状对了，数值不对。先在类别上做 softmax（dim=0），再取每个像素上的最大值"
         "（.amax(0)）；这些值在 1/C 和 1 之间。",
         "predict_at_scale.unsolved": "还没写：predict_at_scale 返回 None。",
-        "predict_at_scale.right": "对了：在 {height}x{width} 下，{agree} 的像素得到与参考答案相同的标签；"
-        "在一个标签逐像素变化的虚构网络上（缩放比例 1/8）为 {probe}。",
+        "predict_at_scale.right": "对了：网络在 {height}x{width} 上运行时，{agree} 的像素得到与参考答案相同的标签；"
+        "换成一个标签逐像素变化的虚构网络（缩放比例 1/8），这一比例为 {probe}。",
         "predict_at_scale.error": "还不对：predict_at_scale 引发了 {error}。",
-        "predict_at_scale.shape": "还不对：期望与照片同尺寸 {expected} 的类别下标，得到的是 {got}。"
+        "predict_at_scale.shape": "还不对：应当返回与照片同尺寸 {expected} 的类别下标，得到的却是 {got}。"
         "先把分数恢复到照片的尺寸，再取 argmax。",
-        "predict_at_scale.values": "还不对：用你的网络在缩放比例 {scale} 下，只有 {agree} 的像素得到与参考答案相同的标签。"
+        "predict_at_scale.values": "还不对：你的网络在缩放比例 {scale} 下，只有 {agree} 的像素得到与参考答案相同的标签。"
         + _HOW_ZH,
         "predict_at_scale.values_probe": "还不对：用一个标签逐像素变化的虚构网络在缩放比例 1/8 下，只有 {agree} 的像素"
         "得到与参考答案相同的标签。" + _HOW_ZH,
