@@ -68,11 +68,13 @@ def test_every_markdown_cell_has_a_translation_of_its_current_text(english, yml)
 
 
 def _checkout(tmp_path: Path) -> Path:
-    """A copy of the repository's translated chapters and their translations under tmp_path."""
+    """A copy of the translated chapters, their translations, the glossary and its translation under tmp_path."""
     (tmp_path / "notebooks" / "zh").mkdir(parents=True)
     for english, yml in PAIRS:
         shutil.copy(english, tmp_path / "notebooks" / english.name)
         shutil.copy(yml, tmp_path / "notebooks" / "zh" / yml.name)
+    shutil.copy(ROOT / "notebooks" / "glossary.md", tmp_path / "notebooks")
+    shutil.copy(ZH / "glossary-page.yml", tmp_path / "notebooks" / "zh")
     return tmp_path
 
 
@@ -134,7 +136,7 @@ def test_a_translation_of_a_code_cell_may_change_its_comments_only():
 
 def test_the_committed_chinese_notebooks_are_what_the_tool_builds():
     built = translate.build(ROOT, write=False)
-    assert sorted(built) == sorted(ZH / e.name for e, _ in PAIRS)
+    assert sorted(built) == sorted([ZH / e.name for e, _ in PAIRS] + [ZH / "glossary.md"])
     stale = [p.name for p, text in built.items() if p.read_text(encoding="utf-8") != text]
     assert not stale, f"run `make translations`: {stale} differ from what the tool builds"
 
@@ -197,10 +199,10 @@ def test_badge_opens_the_chinese_notebook_and_links_resolve(english, yml):
             if re.match(r"^[a-z]+:", target):
                 continue
             path = target.split("#")[0]
-            if path.startswith("../glossary.md"):  # the English glossary, until the Chinese one exists
-                assert target[3:] in en_targets, (zh.id, target)
-            else:
-                assert (ZH / path).exists(), f"cell {zh.id}: {target} does not exist"
+            assert path != "../glossary.md", f"cell {zh.id}: {target} is the English glossary, not zh/glossary.md"
+            assert (ZH / path).exists(), f"cell {zh.id}: {target} does not exist"
+            if path == "glossary.md":  # (its anchor: tests/test_glossary.py)
+                assert any(t.startswith("glossary.md#") for t in en_targets), (zh.id, target)
 
 
 def test_links_are_rewritten_for_the_chinese_folder():
@@ -212,6 +214,10 @@ def test_links_are_rewritten_for_the_chinese_folder():
         "[a](01_bilinear_kernel.ipynb) [b](../02_transposed_conv.ipynb#top)（英文） [c](../glossary.md#tap) "
         "[d](../../README.zh.md#profiles) ![e](../figures/x.png) [f](https://d2l.ai) [g](#local)"
     )
+    # with the Chinese glossary's anchors, a glossary link goes to its Chinese heading; an unknown term is an error
+    assert translate.localise_links(text, {"01"}, {"tap": "抽头"}).split(" [d]")[0].endswith("[c](glossary.md#抽头)")
+    with pytest.raises(translate.TranslationError, match="glossary.md#tpa: the glossary has no term with that slug"):
+        translate.localise_links("[c](glossary.md#tpa)", {"01"}, {"tap": "抽头"})
 
 
 def _fields(template: str) -> list[tuple]:
