@@ -224,6 +224,16 @@ def _fields(template: str) -> list[tuple]:
     return sorted((name, conv, spec) for _, name, spec, conv in string.Formatter().parse(template) if name is not None)
 
 
+def test_one_english_template_has_one_chinese_template():
+    """A stored English line is re-rendered from the Chinese message whose English template it matches: two keys
+    with the same English template and different Chinese ones would make the stored line differ from the printed."""
+    chinese_of = {}
+    for key, english in MESSAGES["en"].items():
+        chinese_of.setdefault(english, {})[key] = MESSAGES["zh"][key]
+    differ = [keys for keys in chinese_of.values() if len(set(keys.values())) > 1]
+    assert not differ, f"same English, different Chinese: {differ}"
+
+
 def test_every_message_is_translated_with_the_same_placeholders():
     assert sorted(MESSAGES["zh"]) == sorted(MESSAGES["en"]), "keys without a Chinese message (fcnlib/checks/zh.py)"
     differ = [key for key in MESSAGES["en"] if _fields(MESSAGES["en"][key]) != _fields(MESSAGES["zh"][key])]
