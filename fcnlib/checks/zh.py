@@ -95,19 +95,19 @@ MESSAGES["zh"].update(
         # prediction (chapter 5)
         "padding.unsolved": "还没写：answer[{name!r}] 仍是 None。",
         "padding.form": '还不对：answer 要保持为字典：{{"padded size (H, W)": (H, W), "rows above": n}}，而不是 {got}。',
-        "padding.right": "对了：{h}x{w} 被填充到 {padded}，上方 {above} 行，下方 {below} 行。",
-        "padding.wrong": "还不对：{h}x{w} 被填充到 {padded}（下一个 32 的倍数），上方 {above} 行，下方 {below} 行"
-        "（缺的 {missing} 行一半放在上方，向下取整）；你写的是 {got}。",
-        "tile_starts.unsolved": "还没写：tile_starts 返回 None。提示：list(range(0, size - crop, stride))，再加上一个。",
+        "padding.right": "对了：{h}x{w} 被填充到 {padded}，上方填充 {above} 行，下方 {below} 行。",
+        "padding.wrong": "还不对：{h}x{w} 应填充到 {padded}（下一个 32 的倍数），上方 {above} 行，下方 {below} 行"
+        "（缺少的 {missing} 行取一半放在上方，向下取整）；你写的是 {got}。",
+        "tile_starts.unsolved": "还没写：tile_starts 返回 None。提示：list(range(0, size - crop, stride))，再加上一个起点。",
         "tile_starts.right": "对了，全部 {n} 种情况都正确！tile_starts(500, 480, 240) = {example}",
-        "tile_starts.wrong": "还不对：size 为 {size}、crop 为 {crop}、stride 为 {stride} 时，期望 {expected}，得到 {got}。",
+        "tile_starts.wrong": "还不对：size 为 {size}、crop 为 {crop}、stride 为 {stride} 时，应为 {expected}，你的函数返回 {got}。",
         "tile_starts.error": "还不对：tile_starts({size}, {crop}, {stride}) 引发了 {error}。",
         "margin_guess.unsolved": '还没写：请把 guess 设为 "smaller" 或 "larger"，再运行一次。',
         "margin_guess.form": '还不对：请写 guess = "smaller" 或 guess = "larger"，而不是 {got}。',
-        "margin_guess.none": "无从比较：在这些图像的每个像素上，pad 和 tile 的结果都一致。",
-        "margin_guess.right": "对了：pad 和 tile 不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
+        "margin_guess.none": "无从比较：在这些图像的每个像素上，填充和图块两种模式的结果都一致。",
+        "margin_guess.right": "对了：填充和图块不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
         "{word}。",
-        "margin_guess.wrong": "还不对：pad 和 tile 不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
+        "margin_guess.wrong": "还不对：填充和图块不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
         "{word}。",
         # photos (chapter 7)
         "says_person.unsolved": "还没写：请设 answer = True 或 False，再运行一次。",
