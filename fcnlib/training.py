@@ -1,4 +1,4 @@
-"""Training and evaluation: the seed's ``d2l.train_ch13`` as :func:`train_batch`, :func:`train_epoch`, :func:`train`.
+"""Training and evaluation: d2l's ``d2l.train_ch13`` as :func:`train_batch`, :func:`train_epoch`, :func:`train`.
 Progress and figures are handed in as reporters (nothing is drawn here). Under ``torchrun`` sums and confusion
 matrices are all-reduced; only rank 0 reports and writes checkpoints."""
 
@@ -119,7 +119,7 @@ def _report(reporters: Sequence[Any], hook: str, *args: Any) -> None:
 
 def per_example_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = 255) -> Tensor:
     """Cross-entropy averaged over each image's pixels not labelled ``ignore_index``: ``[N]`` from logits
-    ``[N, C, H, W]`` (the seed's ``F.cross_entropy(..., reduction='none').mean(1).mean(1)`` without void)."""
+    ``[N, C, H, W]`` (d2l's ``F.cross_entropy(..., reduction='none').mean(1).mean(1)`` without void)."""
     pixel_loss = F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="none")
     valid = (labels != ignore_index).flatten(1).sum(dim=1).clamp(min=1)
     return pixel_loss.flatten(1).sum(dim=1) / valid
@@ -656,7 +656,7 @@ def train(
     """Train ``net`` for ``num_epochs`` epochs (resumed ones included), testing on ``test_iter`` after each.
     d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]``, summed (other shapes are refused; None:
     :func:`per_example_cross_entropy`),
-    ``trainer`` (None: the seed's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
+    ``trainer`` (None: d2l's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
     DataParallel, else the best device; a DDP net is used as it comes). ``checkpoint``: written after every good
     epoch and on Ctrl-C; ``resume`` continues from it; ``amp``: :func:`fcnlib.autocast_dtype`; ``progress``: a
     :class:`TextReporter`; ``reporter``: more. Raises ``ValueError`` (also for a generator read more than once),
