@@ -80,12 +80,16 @@ def settings(P, test_iter) -> dict:
     return dict(found, data=test_iter.dataset.source, device=P.device.type, optimizer="SGD")
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--factors", nargs="+", type=float, default=[0.1, 0.3, 3.0, 10.0])
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "init_and_lr.json")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     P = fcnlib.profile("quick")
     train_iter, test_iter = fcnlib.data.load_data_voc(P.batch_size, P.crop_size, num_workers=P.num_workers)
     plan = [("bilinear, lr x 1", "bilinear", 1.0), ("Xavier, lr x 1", "xavier", 1.0)]
