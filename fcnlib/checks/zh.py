@@ -48,7 +48,7 @@ MESSAGES["zh"].update(
         "otsu.right": "对了！Otsu 阈值是 {expected}（灰度级从 0 到 255）。",
         "otsu.wrong": "还不对：你的结果是 {answer}；使类间方差最大的阈值是 {expected}。",
         "receptive_field.unwritten": "还没写：receptive_field 返回 None。",
-        "receptive_field.right": "对了！全部 {count} 组层配置的结果都正确；ResNet-18 最后一层之后 (r, j) = {last}。",
+        "receptive_field.right": "对了！全部 {count} 个例子的结果都正确；ResNet-18 最后一层之后 (r, j) = {last}。",
         "receptive_field.wrong": "还不对：对 {case!r}，你的结果是 {answer}，应为 {expected}。",
         "receptive_field.raised": "还不对：对 {case!r}，你的函数引发了 {error}。",
         "layer4.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
