@@ -146,7 +146,7 @@ MESSAGES["zh"].update(
         "training_step.right": "对了！每轮 {steps} 步，分数的形状是 {shape}。",
         "training_step.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "training_step.wrong": "还不对：{entry!r} 应该是 {expected}，而不是 {answer}。",
-        "band_gap.close": "对了，或者说差不多：离边缘 {width} 像素以内的差距是 {gap:+.3f}，{width3} 像素以内是 {gap3:+.3f}；"
+        "band_gap.close": "对了，至少可以算对：离边缘 {width} 像素以内的差距是 {gap:+.3f}，{width3} 像素以内是 {gap3:+.3f}；"
         "只用一个随机种子，分不出这么小的差别。",
         "band_gap.right": "对了：离边缘 {width} 像素以内的差距是 {gap:+.3f}，比 {width3} 像素以内的 {gap3:+.3f} {answer}。",
         "band_gap.unsolved": '还没写：设 guess = "larger" 或 "smaller"（也可以写“更大”/“更小”），再运行一次。',
@@ -159,6 +159,7 @@ MESSAGES["zh"].update(
         "fcn16s.values": "还不对：形状对了，数值不对。提示：在最后一次上采样之前，把 score_layer3(layer3) 加到 2 倍上采样后的分数上。",
         "fusion_shapes.right": "对了：形状是 {truth}。",
         "fusion_shapes.unsolved": "还没写：在 answer 中填入各个形状 (N, C, H, W)，再运行一次。",
-        "fusion_shapes.wrong": "还不对：{wrong}。每次融合都把前一张图的网格放大一倍；每个分数层之后的图，每个类别一个通道。",
+        "fusion_shapes.wrong": "还不对：正确的形状是 {wrong}。每次融合都把前一张图的网格（高和宽）各放大一倍；"
+        "打分层之后的每张图都是每个类别一个通道。",
     }
 )
