@@ -29,8 +29,8 @@ $(STAMP): pyproject.toml
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT)$(if $(filter 0,$(shell id -u)), --allow-root)
 
-# The course website from the chapters' stored outputs (nothing is re-run) into build/site/:
-# open build/site/index.html, or serve it with `python3 -m http.server -d build/site`.
+# The course website from the chapters' stored outputs (nothing is re-run) into build/site/, the Chinese
+# edition into build/site/zh/: open build/site/index.html, or serve it with `python3 -m http.server -d build/site`.
 site: setup
 	$(BIN)/python -m tools.site
 

@@ -45,7 +45,29 @@ def test_says_person_with_voc_classes(capsys):
     assert checks.check_says_person(False, VOC_CLASSES, torch.zeros(4, 10, dtype=torch.long)) is False
     assert "to 0.0% of the pixels" in capsys.readouterr().out
     checks.check_says_person(2, VOC_CLASSES, pred)  # not a yes or no
-    assert capsys.readouterr().out.startswith("Not quite")
+    assert capsys.readouterr().out == 'Not quite: write answer = True or False (or "yes" / "no"), not 2.\n'
+
+
+def test_says_person_reads_chinese_yes_and_no(capsys, monkeypatch):
+    """A Chinese learner's yes or no is read as such; a word that is neither gets a hint on the form, never
+    "Not quite" about the net (which would contradict an answer that was right)."""
+    pred = torch.zeros(4, 10, dtype=torch.long)
+    pred[0, :3] = 15  # the net calls 3 of 40 pixels "person"
+    for yes in ("是", "会", "对", " 会。"):
+        checks.check_says_person(yes, VOC_CLASSES, pred)
+        assert capsys.readouterr().out.startswith("Right: person is its class 15")
+    for no in ("否", "不会", "错"):
+        checks.check_says_person(no, SHAPES, torch.zeros(2, 2, dtype=torch.long))
+        assert capsys.readouterr().out.startswith("Right: 'person' is not among its 3 classes")
+    checks.check_says_person("不会", VOC_CLASSES, pred)
+    assert capsys.readouterr().out.startswith("Not quite: person is its class 15")
+    checks.check_says_person("maybe", VOC_CLASSES, pred)
+    assert capsys.readouterr().out == 'Not quite: write answer = True or False (or "yes" / "no"), not \'maybe\'.\n'
+    monkeypatch.setenv("FCNLIB_LANG", "zh")
+    checks.check_says_person("不会", SHAPES, torch.zeros(2, 2, dtype=torch.long))
+    assert capsys.readouterr().out.startswith("对了：'person' 不在它的 3 个类别（background、disc、square）之中")
+    checks.check_says_person("也许", VOC_CLASSES, pred)
+    assert capsys.readouterr().out == "还不对：请写 answer = True 或 False（也可以写“是”/“否”），而不是 '也许'。\n"
 
 
 def _softmax_max(scores: torch.Tensor) -> torch.Tensor:

@@ -37,6 +37,34 @@ def test_the_site_has_the_chapters_in_order_the_docs_pages_and_the_glossary_when
     assert ("glossary.md" in files) == (ROOT / "notebooks" / "glossary.md").exists()
 
 
+def test_the_chinese_landing_page_is_readme_zh_with_the_chinese_chapters_in_its_menu():
+    readme = (ROOT / "README.zh.md").read_text(encoding="utf-8")
+    page = site_tool.zh_landing(readme)
+    assert "[English](README.md)" in readme and "[English](README.md)" not in page  # the switch replaces it
+    assert page.startswith(readme.split("\n")[0]) and "make lab" in page
+    for english in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        chinese = (ROOT / "notebooks" / "zh" / english.name).exists()
+        # a Chinese chapter is a page of the Chinese site; an English one stays a repository path (course_site
+        # points it at the English site's page)
+        assert f"]({'' if chinese else 'notebooks/'}{english.name})" in page, english.name
+    assert "](notebooks/zh/" not in page
+    menu = page.split("```{toctree}")[1:]
+    assert len(menu) == 2 and "[0-9]*" in menu[0] and "glossary" in menu[1]
+
+
+def test_the_chinese_site_has_the_chinese_chapters_glossary_and_landing_page():
+    files = site_tool.zh_sources()
+    chapters = sorted(p.name for p in (ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
+    assert chapters and [name for name in files if name.endswith(".ipynb")] == chapters
+    assert files["glossary.md"] == ROOT / "notebooks" / "zh" / "glossary.md"
+    assert files["index.md"].read_text(encoding="utf-8") == site_tool.zh_landing(
+        (ROOT / "README.zh.md").read_text(encoding="utf-8")
+    )
+    pages = site_tool._pages(files).split(",")
+    assert pages == sorted(["index", "glossary"] + [c.removesuffix(".ipynb") for c in chapters])
+    assert "01_bilinear_kernel" in site_tool._pages(site_tool.site_sources()).split(",")
+
+
 def test_the_site_address_follows_the_repository_constant(monkeypatch):
     assert repo.site_url() == "https://fcn-notebooks.github.io/fcn-notebooks/"
     monkeypatch.setattr(repo, "REPOSITORY", "someone/fork")

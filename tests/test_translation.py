@@ -68,11 +68,13 @@ def test_every_markdown_cell_has_a_translation_of_its_current_text(english, yml)
 
 
 def _checkout(tmp_path: Path) -> Path:
-    """A copy of the repository's chapters 01 and 03, their translations and the glossary under tmp_path."""
+    """A copy of the translated chapters, their translations, the glossary and its translation under tmp_path."""
     (tmp_path / "notebooks" / "zh").mkdir(parents=True)
     for english, yml in PAIRS:
         shutil.copy(english, tmp_path / "notebooks" / english.name)
         shutil.copy(yml, tmp_path / "notebooks" / "zh" / yml.name)
+    shutil.copy(ROOT / "notebooks" / "glossary.md", tmp_path / "notebooks")
+    shutil.copy(ZH / "glossary-page.yml", tmp_path / "notebooks" / "zh")
     return tmp_path
 
 
@@ -113,12 +115,12 @@ def test_a_new_english_cell_without_translation_stops_the_build(tmp_path, capsys
 
 def test_the_build_of_an_unchanged_copy_succeeds_and_todo_lists_untranslated_chapters(tmp_path):
     root = _checkout(tmp_path)
-    shutil.copy(ROOT / "notebooks" / "02_transposed_conv.ipynb", root / "notebooks")
+    shutil.copy(ROOT / "notebooks" / "02_transposed_conv.ipynb", root / "notebooks" / "09_not_yet.ipynb")
     assert translate.main(["build", str(root)]) == 0
     built = root / "notebooks" / "zh" / "01_bilinear_kernel.ipynb"
     assert built.read_text(encoding="utf-8") == (ZH / built.name).read_text(encoding="utf-8")
     todo = translate.todo(root)
-    assert "chapter 02_transposed_conv.ipynb: not translated yet (no notebooks/zh/02.yml)" in todo
+    assert "chapter 09_not_yet.ipynb: not translated yet (no notebooks/zh/09.yml)" in todo
 
 
 def test_a_translation_of_a_code_cell_may_change_its_comments_only():
@@ -134,7 +136,7 @@ def test_a_translation_of_a_code_cell_may_change_its_comments_only():
 
 def test_the_committed_chinese_notebooks_are_what_the_tool_builds():
     built = translate.build(ROOT, write=False)
-    assert sorted(built) == sorted(ZH / e.name for e, _ in PAIRS)
+    assert sorted(built) == sorted([ZH / e.name for e, _ in PAIRS] + [ZH / "glossary.md"])
     stale = [p.name for p, text in built.items() if p.read_text(encoding="utf-8") != text]
     assert not stale, f"run `make translations`: {stale} differ from what the tool builds"
 
@@ -197,10 +199,10 @@ def test_badge_opens_the_chinese_notebook_and_links_resolve(english, yml):
             if re.match(r"^[a-z]+:", target):
                 continue
             path = target.split("#")[0]
-            if path.startswith("../glossary.md"):  # the English glossary, until the Chinese one exists
-                assert target[3:] in en_targets, (zh.id, target)
-            else:
-                assert (ZH / path).exists(), f"cell {zh.id}: {target} does not exist"
+            assert path != "../glossary.md", f"cell {zh.id}: {target} is the English glossary, not zh/glossary.md"
+            assert (ZH / path).exists(), f"cell {zh.id}: {target} does not exist"
+            if path == "glossary.md":  # (its anchor: tests/test_glossary.py)
+                assert any(t.startswith("glossary.md#") for t in en_targets), (zh.id, target)
 
 
 def test_links_are_rewritten_for_the_chinese_folder():
@@ -212,10 +214,24 @@ def test_links_are_rewritten_for_the_chinese_folder():
         "[a](01_bilinear_kernel.ipynb) [b](../02_transposed_conv.ipynb#top)（英文） [c](../glossary.md#tap) "
         "[d](../../README.zh.md#profiles) ![e](../figures/x.png) [f](https://d2l.ai) [g](#local)"
     )
+    # with the Chinese glossary's anchors, a glossary link goes to its Chinese heading; an unknown term is an error
+    assert translate.localise_links(text, {"01"}, {"tap": "抽头"}).split(" [d]")[0].endswith("[c](glossary.md#抽头)")
+    with pytest.raises(translate.TranslationError, match="glossary.md#tpa: the glossary has no term with that slug"):
+        translate.localise_links("[c](glossary.md#tpa)", {"01"}, {"tap": "抽头"})
 
 
 def _fields(template: str) -> list[tuple]:
     return sorted((name, conv, spec) for _, name, spec, conv in string.Formatter().parse(template) if name is not None)
+
+
+def test_one_english_template_has_one_chinese_template():
+    """A stored English line is re-rendered from the Chinese message whose English template it matches: two keys
+    with the same English template and different Chinese ones would make the stored line differ from the printed."""
+    chinese_of = {}
+    for key, english in MESSAGES["en"].items():
+        chinese_of.setdefault(english, {})[key] = MESSAGES["zh"][key]
+    differ = [keys for keys in chinese_of.values() if len(set(keys.values())) > 1]
+    assert not differ, f"same English, different Chinese: {differ}"
 
 
 def test_every_message_is_translated_with_the_same_placeholders():

@@ -52,7 +52,7 @@ def setup_cell_source(language: str = "en") -> str:
         )  # exactly as `ruff format` leaves it, so linting the chapters never changes the cell
     if language == "zh":
         return (
-            f"{SETUP_MARKER}: 在 Colab 上从仓库安装 fcnlib，在其他环境中不安装任何东西；练习的检查用中文作答。\n"
+            f"{SETUP_MARKER}: 在 Colab 上从仓库安装 fcnlib，在其他环境中不安装任何东西；练习的检查用中文给出反馈。\n"
             "import os\n"
             "import sys\n\n"
             'os.environ["FCNLIB_LANG"] = "zh"\n'

@@ -6,6 +6,10 @@
   (notebooks/ or docs/); links to repository files outside the site (``../README.md``) go to GitHub.
 - Directives: ``chapter-map`` (landing page), ``module-map`` (fcnlib page), and the generated parts of the
   fcnlib and command-line pages (``<!-- api -->``, ``<!-- cli -->``), rebuilt on every build.
+- Two languages: the English site and the Chinese one in zh/ are two builds of these settings
+  (``course_language``: ``en`` or ``zh``, ``course_other_pages``: the other build's pages, set by tools/site.py).
+  Every page starts with a link to the same page in the other language, or to the other language's landing
+  page where there is none; a Chinese page's links to English chapters go to the English site's pages.
 - MathJax 3 is copied out of the sphinx-mathjax-offline package into ``_static/mathjax`` (only what the
   pages use: TeX input, CHTML output with its web fonts, the menu), so no page loads it from a CDN.
 """
@@ -35,20 +39,46 @@ DOCS = ROOT / "docs"
 GITHUB = f"https://github.com/{repo.REPOSITORY}"
 EXPLORER_CALL = re.compile(r"\b\w+_explorer\(")  # fcnlib.widgets' explorers: widgets.bilinear_explorer() etc.
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-EXPLORER_NOTE = "The sliders of this explorer run in JupyterLab or Colab: open the chapter there to move them."
-PICTURE_NOTE = " The picture above is the explorer as the notebook stores it."
-WIDGET_NOTE = "This widget runs in JupyterLab or Colab: open the chapter there to use it."
+# The words the site adds to a page, by language (course_language).
+WORDS = {
+    "en": {
+        "explorer": "The sliders of this explorer run in JupyterLab or Colab: open the chapter there to move them.",
+        "picture": " The picture above is the explorer as the notebook stores it.",
+        "widget": "This widget runs in JupyterLab or Colab: open the chapter there to use it.",
+        "colab": "Open in Colab",
+        "other": "中文",  # the switch, in the language it leads to
+        "other_missing": "中文版（本页尚未翻译）",
+    },
+    "zh": {
+        "explorer": "这个探索器的滑块要在 JupyterLab 或 Colab 中才能拖动：请在那里打开本章。",
+        "picture": "上图是笔记本中存储的探索器画面。",
+        "widget": "这个控件要在 JupyterLab 或 Colab 中才能使用：请在那里打开本章。",
+        "colab": "在 Colab 中打开",
+        "other": "English",
+        "other_missing": "English (this page is not in English)",
+    },
+}
+OTHER = {"en": "zh", "zh": "en"}
+ENGLISH_PAGE = re.compile(r"^notebooks/(\d\d_[\w-]+)\.ipynb$|^notebooks/(glossary)\.md$|^README\.(md)$")
 # fcnlib's modules from the lowest layer up (a module imports only those before it; tests/test_layout.py).
 LAYERS = ["profiles", "shapes", "upsampling", "weights", "model", "metrics", "data", "training", "inference"]
 LAYERS += ["experiments", "viz", "widgets", "checks", "__main__"]
+STEMMER_FILES = ["base-stemmer.js", "english-stemmer.js"]  # Sphinx's minified snowball stemmers
 MATHJAX_PARTS = ["tex-chtml.js", "input/tex/extensions", "output/chtml/fonts", "ui"]
 
 
 def repo_path(env, docname: str) -> str:
-    """The repository file a page comes from: docs/NAME.md or notebooks/NAME.ipynb (or .md)."""
+    """The repository file a page comes from: docs/NAME.md or notebooks/NAME.ipynb (or .md); on the Chinese site
+    notebooks/zh/NAME.ipynb (or .md), and README.zh.md for the landing page."""
     source = Path(env.doc2path(docname))
+    if env.config.course_language == "zh":
+        return "README.zh.md" if docname == "index" else f"notebooks/zh/{source.name}"
     folder = "docs" if (DOCS / source.name).exists() else "notebooks"
     return f"{folder}/{source.name}"
+
+
+def _words(env) -> dict[str, str]:
+    return WORDS[env.config.course_language]
 
 
 def github_url(path: str) -> str:
@@ -73,17 +103,18 @@ def _mime_types(cell: nodes.Element) -> set[str]:
 
 def rewrite_chapter(app: Sphinx, doctree: nodes.document) -> None:
     """doctree-read: the Colab badge as a text link, and a note under every explorer's stored picture."""
+    words = _words(app.env)
     for image in list(doctree.findall(_is_colab_badge)):
         link = image.parent
-        link.replace(image, nodes.Text("Open in Colab"))
+        link.replace(image, nodes.Text(words["colab"]))
         link["classes"].append("colab-link")
     for cell in _cells(doctree, "cell_code"):
         source = "".join(n.astext() for n in _cells(cell, "cell_code_source"))
         types = _mime_types(cell)  # (MyST-NB keeps a bundle's choices until it writes the page)
         if EXPLORER_CALL.search(source):
-            text = EXPLORER_NOTE + (PICTURE_NOTE if "image/png" in types else "")
+            text = words["explorer"] + (words["picture"] if "image/png" in types else "")
         elif WIDGET_VIEW in types:  # another widget (chapter 7's upload button)
-            text = WIDGET_NOTE
+            text = words["widget"]
         else:
             continue
         cell += nodes.paragraph("", text, classes=["explorer-note"])
@@ -91,21 +122,53 @@ def rewrite_chapter(app: Sphinx, doctree: nodes.document) -> None:
 
 class LinkOutsideFiles(SphinxPostTransform):
     """A Markdown link to a repository file that is not a page of the site (``../README.md``) goes to that file
-    on GitHub (before MyST would warn and drop the link)."""
+    on GitHub (before MyST would warn and drop the link). On the Chinese site, a link to an English chapter, the
+    English glossary or README.md goes to its page on the English site, and one to README.zh.md to the landing
+    page."""
 
     default_priority = 8  # MyST resolves its links at 9
 
     def run(self, **kwargs) -> None:
         pages = {repo_path(self.env, d) for d in self.env.found_docs}
+        chinese = self.env.config.course_language == "zh"
         for node in list(self.document.findall(pending_xref)):
             target = node.get("reftarget", "")
             if node.get("reftype") != "myst" or "://" in target or target.startswith("#"):
                 continue
             folder = posixpath.dirname(repo_path(self.env, node.get("refdoc", self.env.docname)))
             path = posixpath.normpath(posixpath.join(folder, target.split("#")[0]))
-            if path not in pages and not path.startswith("..") and (ROOT / path).is_file():
-                link = nodes.reference("", "", *node.children, refuri=github_url(path), internal=False)
-                node.replace_self(link)
+            anchor = "#" + target.split("#", 1)[1] if "#" in target else ""
+            english = ENGLISH_PAGE.match(path)
+            if chinese and path == "README.zh.md" and node.get("refdoc") != "index":
+                uri = _relative("index.html", node.get("refdoc", self.env.docname))
+            elif chinese and english:  # (the Chinese site is build/site/zh/: the English one is one folder up)
+                page = {"md": "index"}.get(english.group(3), english.group(1) or english.group(2) or "index")
+                uri = _relative(f"../{page}.html", node.get("refdoc", self.env.docname)) + anchor
+            elif path not in pages and not path.startswith("..") and (ROOT / path).is_file():
+                uri = github_url(path)
+            else:
+                continue
+            node.replace_self(nodes.reference("", "", *node.children, refuri=uri, internal=False))
+
+
+def _relative(target: str, docname: str) -> str:
+    """``target`` (a path from the site's top folder) as a link from the page ``docname``."""
+    return posixpath.relpath(target, posixpath.dirname(docname) or ".")
+
+
+def language_switch(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """html-page-context: a link at the top of every page to the same page in the other language (the other
+    language's landing page where it has no such page)."""
+    if "body" not in context or doctree is None:
+        return
+    language, other = app.config.course_language, [p for p in app.config.course_other_pages.split(",") if p]
+    words, folder = WORDS[language], "zh/" if language == "en" else "../"
+    found = pagename in other
+    target = _relative(f"{folder}{pagename if found else 'index'}.html", pagename)
+    label = words["other" if found else "other_missing"]
+    lang = OTHER[language]
+    switch = f'<p class="language-switch"><a href="{target}" hreflang="{lang}" lang="{lang}">{label}</a></p>\n'
+    context["body"] = switch + context["body"]
 
 
 def page_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -116,10 +179,13 @@ def page_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, d
 
 def colab_button(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """html-page-context, after the theme's buttons: the Colab button opens tools.repo.colab_url(chapter)."""
+    path = repo_path(app.env, pagename) if pagename in app.env.found_docs else None
     for group in context.get("header_buttons", []):
         for button in group.get("buttons", []):
             if button.get("text") == "Colab":
-                button["url"] = repo.colab_url(Path(repo_path(app.env, pagename)).name)
+                button["url"] = repo.colab_url(path.removeprefix("notebooks/"))
+            elif button.get("label") == "source-file-button" and path:  # README.zh.md is the Chinese landing page
+                button["url"] = github_url(path) + "?plain=1"
 
 
 class ChapterMap(Directive):
@@ -253,7 +319,30 @@ def copy_mathjax(app: Sphinx, exception) -> None:
             shutil.copy2(src, target)
 
 
+def chinese_search(app: Sphinx, config) -> None:
+    """config-inited: on the Chinese site, Sphinx's Chinese search with its JavaScript stemmer named right.
+    Sphinx 9.0's SearchChinese stems Latin words with the English stemmer, ships english-stemmer.js, but its
+    language_data.js sets ``window.Stemmer = ChineseStemmer``, which nothing defines: a console error on every page.
+    Here language_data.js holds the English stemmer and names it."""
+    import sphinx.search
+    from sphinx.search.zh import SearchChinese
+
+    if not str(config.language).startswith("zh"):
+        return
+    code = [(sphinx.search._MINIFIED_JS_PATH / name).read_text(encoding="utf-8") for name in STEMMER_FILES]
+
+    class ChineseSearch(SearchChinese):
+        js_stemmer_rawcode = ""  # (no stemmer file to copy: the code is inlined below)
+        js_stemmer_code = "\n".join(code + ["window.Stemmer = EnglishStemmer;"])
+
+    sphinx.search.languages["zh"] = ChineseSearch
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", chinese_search)
+    app.add_config_value("course_language", "en", "env", str)
+    app.add_config_value("course_other_pages", "", "html", str)
+    app.connect("html-page-context", language_switch)
     app.connect("doctree-read", rewrite_chapter)
     app.add_post_transform(LinkOutsideFiles)
     app.connect("html-page-context", page_buttons, priority=400)

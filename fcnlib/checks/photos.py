@@ -30,6 +30,7 @@ MESSAGES["en"].update(
         "the pixels.",
         "says_person.wrong_present": "Not quite: person is its class {index}, and it gave that class to {share} "
         "of the pixels.",
+        "says_person.form": 'Not quite: write answer = True or False (or "yes" / "no"), not {got}.',
         "top_probability.unsolved": "Not written yet: top_probability returns None.",
         "top_probability.right": "Right: the largest softmax probability at each of the {pixels} pixels.",
         "top_probability.error": "Not quite: top_probability raised {error}.",
@@ -57,9 +58,25 @@ MESSAGES["en"].update(
 )
 
 
+# The answers a learner may write for yes and no, in English and in Chinese (case and end punctuation ignored).
+_YES_NO = {"yes": True, "true": True, "no": False, "false": False, "是": True, "对": True, "会": True, "能": True}
+_YES_NO.update({"否": False, "不": False, "不是": False, "错": False, "不对": False, "不会": False, "不能": False})
+
+
+def _yes_no(answer: Any) -> bool | None:
+    """``answer`` read as yes (True) or no (False): a bool, 0/1 or a word of ``_YES_NO``; None if it is neither."""
+    if isinstance(answer, str):  # "yes", "False", "不会", ...
+        return _YES_NO.get(answer.strip().strip(".!?'\"。！？").strip().lower())
+    try:
+        return bool(answer) if answer in (True, False) else None
+    except (TypeError, ValueError, RuntimeError):  # an array or tensor of several values
+        return None
+
+
 def check_says_person(answer: Any, classes: Sequence[str], pred: Tensor) -> bool:
-    """``answer``: the learner's guess (a bool, 0/1, "yes"/"no"; None: not answered) whether a net with ``classes``
-    calls any pixel of its label map ``pred`` (int ``[H, W]``) "person". Says why; returns the truth."""
+    """``answer``: the learner's guess (a bool, 0/1, "yes"/"no", "是"/"否", "会"/"不会", ...; None: not answered)
+    whether a net with ``classes`` calls any pixel of its label map ``pred`` (int ``[H, W]``) "person"; any other
+    answer gets a hint on the form. Says why; returns the truth."""
     classes = list(classes)
     index = classes.index("person") if "person" in classes else None
     share = float((torch.as_tensor(pred) == index).float().mean()) if index is not None else 0.0
@@ -67,9 +84,11 @@ def check_says_person(answer: Any, classes: Sequence[str], pred: Tensor) -> bool
     if answer is None:
         say("says_person.unsolved")
         return truth
-    if isinstance(answer, str):  # "yes", "False", ...
-        answer = {"yes": True, "true": True, "no": False, "false": False}.get(answer.strip().lower(), answer)
-    right = not isinstance(answer, str) and answer in (True, False) and bool(answer) == truth
+    given = _yes_no(answer)
+    if given is None:
+        say("says_person.form", got=repr(answer))
+        return truth
+    right = given == truth
     if index is None:
         say(f"says_person.{'right' if right else 'wrong'}_absent", n=len(classes), names=listing(classes))
     else:

@@ -43,14 +43,14 @@ MESSAGES["zh"].update(
         # segmentation (chapter 0)
         "mask_box.unwritten": "还没写：mask_box 返回 None。把它补全，再运行这个单元格。",
         "mask_box.right": "对了！掩码的边界框是 {expected}。",
-        "mask_box.wrong": "还不对：得到 {answer}，期望 {expected}（x 是列，y 是行，两端都包含在内）。",
-        "otsu.unwritten": "还没写：otsu 返回 None。下面照样会用正确的阈值 {expected}。",
-        "otsu.right": "对了！Otsu 阈值是 {expected}（灰度范围 0 到 255）。",
-        "otsu.wrong": "还不对：得到 {answer}；类间方差最大的阈值是 {expected}。",
+        "mask_box.wrong": "还不对：你的结果是 {answer}，应为 {expected}（x 表示列，y 表示行，两端都包含在内）。",
+        "otsu.unwritten": "还没写：otsu 返回 None。下面仍会使用正确的阈值 {expected}。",
+        "otsu.right": "对了！Otsu 阈值是 {expected}（灰度级从 0 到 255）。",
+        "otsu.wrong": "还不对：你的结果是 {answer}；使类间方差最大的阈值是 {expected}。",
         "receptive_field.unwritten": "还没写：receptive_field 返回 None。",
-        "receptive_field.right": "对了！全部 {count} 组层都一致；ResNet-18 最后的 (r, j) = {last}。",
-        "receptive_field.wrong": "还不对：在 {case!r} 上得到 {answer}，期望 {expected}。",
-        "receptive_field.raised": "还不对：在 {case!r} 上，你的函数引发了 {error}。",
+        "receptive_field.right": "对了！全部 {count} 组层配置的结果都正确；ResNet-18 最后一层之后 (r, j) = {last}。",
+        "receptive_field.wrong": "还不对：对 {case!r}，你的结果是 {answer}，应为 {expected}。",
+        "receptive_field.raised": "还不对：对 {case!r}，你的函数引发了 {error}。",
         "layer4.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "layer4.right": "对了！在 {H} x {W} 的图像上，相邻位置相隔 {jump} 个像素，共 {h} x {w} 个位置，"
         "每个位置的感受野为 {field} x {field} 个像素。",
@@ -59,17 +59,17 @@ MESSAGES["zh"].update(
         "transposed_size.unwritten": "还没写：transposed_size 返回 None。",
         "transposed_size.right": "对了：全部 {total} 组设置下，结果都与 PyTorch 转置卷积的输出尺寸相同。",
         "transposed_size.wrong": "还不对：{total} 组设置中有 {wrong} 组算错了，例如 n={n} k={k} s={s} p={p} op={op} "
-        "d={d} 时应为 {truth}，你的是 {got}。提示：画布宽 (n - 1) * s + d * (k - 1) + 1，然后 padding 从两侧各裁掉 p，"
-        "output_padding 再加上 op。",
+        "d={d} 时应为 {truth}，你的结果是 {got}。提示：画布宽 (n - 1) * s + d * (k - 1) + 1 个像素，"
+        "然后 padding 从两侧各裁掉 p 个，output_padding 再添上 op 个。",
         "transposed_size.raised": "还不对：transposed_size{args} 引发了 {error}。",
-        "net_size.unanswered": "还没写：请设 answer = (height, width)，再运行一次。",
-        "net_size.right": "对了：输入 {size} 的图像，网络返回 {truth}。",
-        "net_size.wrong": "还不对：输入 {size} 的图像，网络返回 {truth}。提示：每次减半都向上取整。",
-        "net_size.malformed": "还不对：answer 应当是两个整数 (height, width)，得到的是 {answer!r}。",
+        "net_size.unanswered": "还没写：请设 answer = (高, 宽)，再运行一次。",
+        "net_size.right": "对了：对尺寸为 {size} 的图像，网络返回 {truth}。",
+        "net_size.wrong": "还不对：对尺寸为 {size} 的图像，网络返回的是 {truth}。提示：每次减半都向上取整。",
+        "net_size.malformed": "还不对：answer 应当是两个整数 (高, 宽)，得到的是 {answer!r}。",
         "even_pairs.unanswered": "还没写：请把 answer 设为由 (kernel_size, stride) 对组成的列表。",
         "even_pairs.right": "对了：{pairs} 让每个内部像素得到的抽头数都相同。",
         "even_pairs.missing": "还不对：漏了 {pair}：它的内部像素都得到 {count} 个抽头。",
-        "even_pairs.extra": "还不对：{pair} 让内部像素得到的抽头数是 {counts}，不止一种。提示：把每个核大小与它的步幅比较一下。",
+        "even_pairs.extra": "还不对：{pair} 让内部像素得到的抽头数有 {counts}，不止一种。提示：把每个核大小与它的步幅比较一下。",
         "even_pairs.unknown": "还不对：{pair} 不在要试的组合 {pairs} 之中。",
         "even_pairs.malformed": "还不对：answer 应当是由 (kernel_size, stride) 对组成的列表，得到的是 {answer!r}。",
         # convolutionalisation (chapter 3)
@@ -95,19 +95,19 @@ MESSAGES["zh"].update(
         # prediction (chapter 5)
         "padding.unsolved": "还没写：answer[{name!r}] 仍是 None。",
         "padding.form": '还不对：answer 要保持为字典：{{"padded size (H, W)": (H, W), "rows above": n}}，而不是 {got}。',
-        "padding.right": "对了：{h}x{w} 被填充到 {padded}，上方 {above} 行，下方 {below} 行。",
-        "padding.wrong": "还不对：{h}x{w} 被填充到 {padded}（下一个 32 的倍数），上方 {above} 行，下方 {below} 行"
-        "（缺的 {missing} 行一半放在上方，向下取整）；你写的是 {got}。",
-        "tile_starts.unsolved": "还没写：tile_starts 返回 None。提示：list(range(0, size - crop, stride))，再加上一个。",
+        "padding.right": "对了：{h}x{w} 被填充到 {padded}，上方填充 {above} 行，下方 {below} 行。",
+        "padding.wrong": "还不对：{h}x{w} 应填充到 {padded}（下一个 32 的倍数），上方 {above} 行，下方 {below} 行"
+        "（缺少的 {missing} 行取一半放在上方，向下取整）；你写的是 {got}。",
+        "tile_starts.unsolved": "还没写：tile_starts 返回 None。提示：list(range(0, size - crop, stride))，再加上一个起点。",
         "tile_starts.right": "对了，全部 {n} 种情况都正确！tile_starts(500, 480, 240) = {example}",
-        "tile_starts.wrong": "还不对：size 为 {size}、crop 为 {crop}、stride 为 {stride} 时，期望 {expected}，得到 {got}。",
+        "tile_starts.wrong": "还不对：size 为 {size}、crop 为 {crop}、stride 为 {stride} 时，应为 {expected}，你的函数返回 {got}。",
         "tile_starts.error": "还不对：tile_starts({size}, {crop}, {stride}) 引发了 {error}。",
         "margin_guess.unsolved": '还没写：请把 guess 设为 "smaller" 或 "larger"，再运行一次。',
         "margin_guess.form": '还不对：请写 guess = "smaller" 或 guess = "larger"，而不是 {got}。',
-        "margin_guess.none": "无从比较：在这些图像的每个像素上，pad 和 tile 的结果都一致。",
-        "margin_guess.right": "对了：pad 和 tile 不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
+        "margin_guess.none": "无从比较：在这些图像的每个像素上，填充和图块两种模式的结果都一致。",
+        "margin_guess.right": "对了：填充和图块不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
         "{word}。",
-        "margin_guess.wrong": "还不对：pad 和 tile 不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
+        "margin_guess.wrong": "还不对：填充和图块不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
         "{word}。",
         # photos (chapter 7)
         "says_person.unsolved": "还没写：请设 answer = True 或 False，再运行一次。",
@@ -116,19 +116,20 @@ MESSAGES["zh"].update(
         "网络都只会用它训练过的某个类别来回答每个像素。",
         "says_person.right_present": "对了：person 是它的类别 {index}，它把 {share} 的像素判为这一类。",
         "says_person.wrong_present": "还不对：person 是它的类别 {index}，它把 {share} 的像素判为这一类。",
+        "says_person.form": "还不对：请写 answer = True 或 False（也可以写“是”/“否”），而不是 {got}。",
         "top_probability.unsolved": "还没写：top_probability 返回 None。",
-        "top_probability.right": "对了：这是 {pixels} 个像素中每个像素上最大的 softmax 概率。",
+        "top_probability.right": "对了：这就是 {pixels} 个像素各自最大的 softmax 概率。",
         "top_probability.error": "还不对：top_probability 引发了 {error}。",
         "top_probability.shape": "还不对：期望一个形状为 {expected} 的张量（每个像素一个值），得到的是 {got}。",
         "top_probability.values": "还不对：形状对了，数值不对。先在类别上做 softmax（dim=0），再取每个像素上的最大值"
         "（.amax(0)）；这些值在 1/C 和 1 之间。",
         "predict_at_scale.unsolved": "还没写：predict_at_scale 返回 None。",
-        "predict_at_scale.right": "对了：在 {height}x{width} 下，{agree} 的像素得到与参考答案相同的标签；"
-        "在一个标签逐像素变化的虚构网络上（缩放比例 1/8）为 {probe}。",
+        "predict_at_scale.right": "对了：网络在 {height}x{width} 上运行时，{agree} 的像素得到与参考答案相同的标签；"
+        "换成一个标签逐像素变化的虚构网络（缩放比例 1/8），这一比例为 {probe}。",
         "predict_at_scale.error": "还不对：predict_at_scale 引发了 {error}。",
-        "predict_at_scale.shape": "还不对：期望与照片同尺寸 {expected} 的类别下标，得到的是 {got}。"
+        "predict_at_scale.shape": "还不对：应当返回与照片同尺寸 {expected} 的类别下标，得到的却是 {got}。"
         "先把分数恢复到照片的尺寸，再取 argmax。",
-        "predict_at_scale.values": "还不对：用你的网络在缩放比例 {scale} 下，只有 {agree} 的像素得到与参考答案相同的标签。"
+        "predict_at_scale.values": "还不对：你的网络在缩放比例 {scale} 下，只有 {agree} 的像素得到与参考答案相同的标签。"
         + _HOW_ZH,
         "predict_at_scale.values_probe": "还不对：用一个标签逐像素变化的虚构网络在缩放比例 1/8 下，只有 {agree} 的像素"
         "得到与参考答案相同的标签。" + _HOW_ZH,
@@ -143,7 +144,7 @@ MESSAGES["zh"].update(
         "dice.unwritten": "还没写：dice 返回 None。提示：n.diagonal()、n.sum(1) 和 n.sum(0) 就是要用的三种计数。",
         "dice.wrong": "还不对：得到 {answer}，期望 {expected}。分母是不是 t_i 加上预测为第 i 类的像素数？",
         "training_step.right": "对了！每轮 {steps} 步，分数的形状是 {shape}。",
-        "training_step.unwritten": "还没写：{entry!r} 还是 None。替换它，再运行这个单元格。",
+        "training_step.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "training_step.wrong": "还不对：{entry!r} 应该是 {expected}，而不是 {answer}。",
         "band_gap.close": "对了，或者说差不多：离边缘 {width} 像素以内的差距是 {gap:+.3f}，{width3} 像素以内是 {gap3:+.3f}；"
         "只用一个随机种子，分不出这么小的差别。",
@@ -156,7 +157,7 @@ MESSAGES["zh"].update(
         "fcn16s.shape": "还不对：期望形状为 {expected} 的张量，得到的是 {got}。提示：最后一步是 net.transpose_conv。",
         "fcn16s.unsolved": "还没写：fcn16s_scores 返回 None。补全它，再运行这个单元格。",
         "fcn16s.values": "还不对：形状对了，数值不对。提示：在最后一次上采样之前，把 score_layer3(layer3) 加到 2 倍上采样后的分数上。",
-        "fusion_shapes.right": "对了：{truth}。",
+        "fusion_shapes.right": "对了：形状是 {truth}。",
         "fusion_shapes.unsolved": "还没写：在 answer 中填入各个形状 (N, C, H, W)，再运行一次。",
         "fusion_shapes.wrong": "还不对：{wrong}。每次融合都把前一张图的网格放大一倍；每个分数层之后的图，每个类别一个通道。",
     }

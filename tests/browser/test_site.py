@@ -1,7 +1,7 @@
 """The course website (``make site``) in a real browser: Chromium reads build/site/ from 127.0.0.1.
 
-The site is built (or brought up to date: Sphinx redoes only what changed) once per session. Every page is
-visited at desktop size and at phone size; each visit records console errors, requests that would leave
+The site is built (or brought up to date: Sphinx redoes only what changed) once per session. Every page, the
+Chinese edition's in zh/ too, is visited at desktop size and at phone size; each visit records console errors, requests that would leave
 127.0.0.1 (aborted, so nothing reaches the network), local files that failed, images that did not load,
 and the page's links, and the tests below check those records and what a learner sees on the chapters.
 """
@@ -28,6 +28,8 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ZH_CHAPTERS = sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
+CJK = re.compile(r"[\u4e00-\u9fff]")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LOCAL_HOSTS = {"127.0.0.1"}
@@ -67,8 +69,10 @@ def site_url(built_site: Path):
 
 @pytest.fixture(scope="session")
 def pages(built_site: Path) -> list[str]:
-    """Every page (the theme's template snippets in _static/ are not pages)."""
-    return sorted(p.name for p in built_site.glob("*.html"))
+    """Every page, English then Chinese (zh/...) (the theme's template snippets in _static/ are not pages)."""
+    return sorted(p.name for p in built_site.glob("*.html")) + sorted(
+        f"zh/{p.name}" for p in (built_site / "zh").glob("*.html")
+    )
 
 
 def _watch(page, visit: Visit) -> None:
@@ -332,3 +336,112 @@ def test_reference_pages_are_generated_from_fcnlib(browser, site_url, built_site
             for option in [] if action.help == argparse.SUPPRESS else action.option_strings:
                 assert option in text, f"{name} {option} missing from the command-line page"
         assert f"usage: python -m fcnlib {name}" in text
+
+
+# --- the Chinese edition (build/site/zh/) and the language switch ---
+
+
+def _switch(path: Path) -> list[str]:
+    return re.findall(r'<p class="language-switch"><a href="([^"]+)"', path.read_text(encoding="utf-8"))
+
+
+def test_the_chinese_site_has_its_chapters_glossary_and_landing_page(pages, built_site):
+    wanted = {"zh/index.html", "zh/search.html"} | {f"zh/{_chapter_page(p)}" for p in ZH_CHAPTERS}
+    wanted |= {"zh/glossary.html"} if (ROOT / "notebooks" / "zh" / "glossary.md").exists() else set()
+    assert ZH_CHAPTERS and wanted <= set(pages), f"missing: {sorted(wanted - set(pages))}"
+    assert not {f"zh/{_chapter_page(p)}" for p in CHAPTERS} - {f"zh/{_chapter_page(p)}" for p in ZH_CHAPTERS} & set(
+        pages
+    ), "a Chinese page for a chapter that has no Chinese notebook"
+    index = (built_site / "zh" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in index and "make lab" in re.sub(r"<[^>]+>", "", index)
+    for path in CHAPTERS:  # the Chinese chapter where there is one, else the English page; Colab opens the same
+        chinese = (ROOT / "notebooks" / "zh" / path.name).exists()
+        assert f'href="{"" if chinese else "../"}{_chapter_page(path)}"' in index, path.name
+        assert f'href="{repo.colab_url(("zh/" if chinese else "") + path.name)}"' in index, path.name
+
+
+def test_every_page_links_to_the_same_page_in_the_other_language(built_site, pages):
+    """The link at the top of each page: the same page in the other language, else that language's landing page."""
+    chinese = {p.removeprefix("zh/") for p in pages if p.startswith("zh/")}
+    checked = 0
+    for name in pages:
+        if name.removeprefix("zh/") in ("search.html", "genindex.html", "py-modindex.html"):
+            continue  # Sphinx's generated pages have no page of their own to switch to
+        if name.startswith("zh/"):
+            expected = "../" + name.removeprefix("zh/")
+        else:
+            expected = "zh/" + (name if name in chinese else "index.html")
+        assert _switch(built_site / name) == [expected], name
+        assert (built_site / name).parent.joinpath(expected).resolve().is_file(), name
+        checked += 1
+    assert checked >= len(CHAPTERS) + len(ZH_CHAPTERS) + 4
+
+
+def test_the_switch_works_both_ways_in_the_browser(browser, site_url):
+    untranslated = next(p for p in CHAPTERS if not (ROOT / "notebooks" / "zh" / p.name).exists())
+    for start, arrive, back in [
+        (_chapter_page(ZH_CHAPTERS[0]), "zh/" + _chapter_page(ZH_CHAPTERS[0]), _chapter_page(ZH_CHAPTERS[0])),
+        ("index.html", "zh/index.html", "index.html"),
+        (_chapter_page(untranslated), "zh/index.html", "index.html"),
+    ]:
+        page, visit = _open(browser, site_url + start, DESKTOP)
+        try:
+            page.click("p.language-switch a")
+            page.wait_for_load_state("load")
+            assert page.url == site_url + arrive, (start, page.url)
+            assert page.evaluate("document.documentElement.lang") == "zh-CN"
+            page.click("p.language-switch a")
+            page.wait_for_load_state("load")
+            assert page.url == site_url + back and page.evaluate("document.documentElement.lang") == "en"
+            assert not visit.console_errors and not visit.left_localhost, vars(visit)
+        finally:
+            page.close()
+
+
+@pytest.mark.parametrize("path", ZH_CHAPTERS, ids=lambda p: p.name)
+def test_chinese_chapter_page(browser, site_url, built_site, path):
+    """Chinese text; Colab, download and source open the Chinese notebook; previous and next stay in Chinese;
+    glossary links land on the Chinese glossary's headings; folded solutions and explorer notes as in English."""
+    page, visit = _open(browser, site_url + "zh/" + _chapter_page(path), DESKTOP)
+    try:
+        assert len(CJK.findall(page.locator("article").inner_text())) > 500
+        colab = page.eval_on_selector_all(
+            "a[href*='colab.research.google.com']", "links => links.map(a => a.getAttribute('href'))"
+        )
+        assert len(colab) >= 2 and set(colab) == {repo.colab_url("zh/" + path.name)}, colab
+        download = page.get_attribute(".dropdown-download-buttons a[href$='.ipynb']", "href")
+        assert (built_site / urlsplit(urljoin(page.url, download)).path.lstrip("/")).read_bytes() == path.read_bytes()
+        source = f"https://github.com/{repo.REPOSITORY}/blob/{repo.BRANCH}/notebooks/zh/{path.name}"
+        assert page.locator(f"a[href^='{source}']").count() >= 1, f"no link to {source}"
+        index = ZH_CHAPTERS.index(path)
+        previous = _chapter_page(ZH_CHAPTERS[index - 1]) if index else "index.html"
+        assert page.get_attribute("a.left-prev", "href") == previous
+        terms = page.eval_on_selector_all("article a[href^='glossary.html#']", "as => as.map(a => a.hash.slice(1))")
+        glossary = (built_site / "zh" / "glossary.html").read_text(encoding="utf-8")
+        assert terms and all(f'id="{unquote(t)}"' in glossary for t in terms), terms
+        nb = nbformat.read(path, as_version=4)
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        shown = page.eval_on_selector_all("details > summary", "ss => ss.map(s => s.textContent.trim())")
+        assert shown == re.findall(r"<details>\s*<summary>(.*?)</summary>", markdown)
+        assert page.eval_on_selector_all("details", "ds => ds.every(d => !d.open)")
+        notes = page.locator("p.explorer-note").all_inner_texts()
+        assert len(notes) == sum(1 for c in nb.cells if c.cell_type == "code" and re.search(r"_explorer\(", c.source))
+        assert all("JupyterLab" in n and "Colab" in n and CJK.search(n) for n in notes), notes
+    finally:
+        page.close()
+
+
+def test_a_chinese_chapter_renders_its_math_offline(browser, site_url):
+    page, visit = _open(browser, site_url + "zh/" + _chapter_page(ZH_CHAPTERS[0]), DESKTOP)
+    try:
+        page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+        page.evaluate("MathJax.startup.promise")
+        spans = page.locator("span.math, div.math").count()
+        rendered = page.locator("span.math mjx-container, div.math mjx-container").count()
+        assert spans >= 5 and rendered == spans, (spans, rendered)
+        resources = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert any("/zh/_static/mathjax/" in u for u in resources), "MathJax not from the Chinese site's own copy"
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in resources)
+        assert not visit.console_errors and not visit.left_localhost and not visit.failed, vars(visit)
+    finally:
+        page.close()
