@@ -1,9 +1,9 @@
-"""Latency of full-image prediction: ``predict_full`` in "pad" and "tile" mode, and the seed's crop.
+"""Latency of full-image prediction: ``predict_full`` in "pad" and "tile" mode, and d2l's crop.
 
 The image is VOC-sized (500x375, landscape: 375 rows, 500 columns) and the net is the
 FCN-32s of the lessons (random weights: the cost does not depend on them). Rows:
 
-* ``seed crop``: the seed's ``predict`` on the top-left 320x480 crop (not every pixel);
+* ``d2l crop``: d2l's ``predict`` on the top-left 320x480 crop (not every pixel);
 * ``pad``: one forward pass on the image reflect-padded to 384x512;
 * ``tile``: 320x480 windows at half-crop strides (here 2x2 = 4 windows), scores averaged.
 
@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
     image = torch.randint(0, 256, (3, h, w), dtype=torch.uint8)
     windows = len(tile_starts(max(h, ch), ch, ch // 2)) * len(tile_starts(max(w, cw), cw, cw // 2))
     cases = {
-        f"seed crop {min(ch, h - h % 32)}x{min(cw, w - w % 32)}": lambda: predict(
+        f"d2l crop {min(ch, h - h % 32)}x{min(cw, w - w % 32)}": lambda: predict(
             net, image[:, : min(ch, h - h % 32), : min(cw, w - w % 32)]
         ),
         "pad": lambda: predict_full(net, image, mode="pad"),

@@ -3,7 +3,7 @@
 Two numbers bound any training speed-up (see GPU_NOTES.md):
 
 * **work**: the floating-point operations (FLOPs) of one training step of FCN-32s
-  ResNet-18 on 320x480 crops, batch 32 (the seed's settings), forward plus backward.
+  ResNet-18 on 320x480 crops, batch 32 (d2l's settings), forward plus backward.
   ``torch.utils.flop_counter.FlopCounterMode`` counts the matrix work of every convolution
   and matrix product from shapes alone, so we run the step on the ``meta`` device: no
   memory, no arithmetic, the same count on a laptop as on an H100. (Batch norm, ReLU, the
@@ -54,7 +54,7 @@ the forward pass, then (backward) the saved value read, its gradient written and
 
 
 def seed_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The seed's loss: per-pixel cross-entropy averaged over each image, one value per image."""
+    """d2l's loss: per-pixel cross-entropy averaged over each image, one value per image."""
     return F.cross_entropy(logits, target, reduction="none").mean(1).mean(1)
 
 
@@ -117,7 +117,7 @@ def activation_elements(model: nn.Module, batch_shape: Sequence[int]) -> int:
 def fcn_step_flops(
     batch: int = 32, crop: tuple[int, int] = (320, 480), num_classes: int = 21, variant: str = "32s"
 ) -> dict[str, float]:
-    """FLOPs of one training step of the seed's FCN (ResNet-18, random weights) with its loss."""
+    """FLOPs of one training step of d2l's FCN (ResNet-18, random weights) with its loss."""
     import fcnlib
 
     net = fcnlib.fcn_resnet18(num_classes=num_classes, variant=variant, weights=None)

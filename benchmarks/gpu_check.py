@@ -7,9 +7,9 @@ What it does, in order (each step's output goes to a log; a table comes last):
    ``pip install --no-index --find-links wheels`` (make that folder with
    ``bash benchmarks/wheels.sh`` on a machine with internet).
 2. **chapters**: every ``notebooks/NN_*.ipynb`` under ``pytest --nbval-lax`` in the
-   ``full`` profile (the seed's 320x480 crops, batch 32), one pytest per chapter, timed,
+   ``full`` profile (d2l's 320x480 crops, batch 32), one pytest per chapter, timed,
    with the GPU's memory use sampled by ``nvidia-smi``.
-3. **train**: ``benchmarks/train_vs_d2l.py`` at the seed's settings: examples/s and test
+3. **train**: ``benchmarks/train_vs_d2l.py`` at d2l's settings: examples/s and test
    pixel accuracy of ``fcnlib.train`` and ``d2l.train_ch13`` in the same run.
 4. **flops**: ``benchmarks/flops.py``: FLOPs of one training step and this GPU's measured
    bf16 matrix rate, hence the floor and the fraction of it each trainer achieves.
@@ -81,7 +81,7 @@ GOAL_RATIO, GOAL_IMAGES_PER_S = 5.0, 3000.0
 
 
 def run_settings(dry_run: bool) -> dict[str, Any]:
-    """What each step runs: the seed's settings on the GPU, tiny ones for ``--dry-run`` on the CPU.
+    """What each step runs: d2l's settings on the GPU, tiny ones for ``--dry-run`` on the CPU.
 
     On the GPU the benchmark trains on Pascal VOC2012 when it is under ``data/``, else on the
     generated teaching dataset with VOC's split sizes (1,464 train, 1,449 val), twice per

@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -126,8 +127,11 @@ def main(argv=None) -> int:
     )
     report(results, rows, args.seeds)
     args.json.parent.mkdir(parents=True, exist_ok=True)
+    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/skip_seeds.py", *sys.argv[1:]])
+    settings = dict(crop_size=P.crop_size, batch_size=P.batch_size, lr=P.lr, wd=P.wd, momentum=P.momentum)
     payload = dict(
-        benchmark="skip_seeds", design=design, band=BAND, seeds=args.seeds, results=results,
+        benchmark="skip_seeds", command=command, design=design, band=BAND, seeds=args.seeds, results=results,
+        settings=dict(settings, ch4_epochs=P.num_epochs, epochs_each=args.epochs or (P.num_epochs if args.from_scratch else 1), data=test_iter.dataset.source),
         torch=torch.__version__, threads=torch.get_num_threads(), seconds=time.perf_counter() - start,
     )  # fmt: skip
     args.json.write_text(json.dumps(payload, indent=1) + "\n")

@@ -3,7 +3,7 @@
 Both trainers start from copies of one initial state, get the *same* data iterators
 (re-seeded before each run, so the shuffling and random crops are identical), the same
 loss (per-example cross-entropy that ignores void pixels, summed over the batch: d2l's
-convention) and the same optimiser (the seed's SGD, lr 0.001, weight decay 1e-3).
+convention) and the same optimiser (d2l's SGD, lr 0.001, weight decay 1e-3).
 
 Measured for each:
 

@@ -24,7 +24,7 @@ from fcnlib.profiles import check_settings, data_choice_setting, device_setting,
 from fcnlib.training import TrainingDiverged, check_checkpoint_path, read_checkpoint
 
 SEVERAL = """several processes: torchrun --nproc_per_node=N -m fcnlib train ... (one per GPU, or N on the CPU), each
-taking --batch-size images per step from its own shard. The loss is summed over each process's batch (the seed's)
+taking --batch-size images per step from its own shard. The loss is summed over each process's batch (as in d2l's code)
 and DDP averages the gradients, so N processes step like one on N x batch-size images with lr / N and weight decay
 x N: to keep one process's step, multiply --lr by N and divide --weight-decay by N. BatchNorm uses each process's
 batch statistics unless --sync-bn (CUDA). Rank 0 alone prints and saves; all report every process's metrics."""
@@ -315,9 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--variant", choices=("32s", "16s", "8s"), default="32s")
     t.add_argument("--epochs", type=_whole(), help="epochs in all, those resumed included (default: the profile's)")
     lr = _number("a learning rate > 0, e.g. 0.001", above=True)
-    t.add_argument("--lr", type=lr, help="SGD learning rate (default: the profile's, the seed's 0.001)")
+    t.add_argument("--lr", type=lr, help="SGD learning rate (default: the profile's; d2l's is 0.001)")
     t.add_argument("--momentum", type=_number("a momentum in [0, 1), e.g. 0.9", high=1), help="default: the profile's")
-    t.add_argument("--weight-decay", type=_number("a weight decay >= 0, e.g. 0.001"), help="default: the seed's 1e-3")
+    t.add_argument(
+        "--weight-decay", type=_number("a weight decay >= 0, e.g. 0.001"), help="default: the profile's (d2l's 1e-3)"
+    )
     t.add_argument("--weights", choices=("auto", "imagenet", "none"), default="auto", help="the backbone's start")
     t.add_argument("--checkpoint", help="save model, optimiser and history here after every epoch")
     t.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")

@@ -48,7 +48,7 @@ def train_fcn(
     seed: int = 0,
     **train_kwargs: Any,
 ) -> tuple[nn.Module, list[dict]]:
-    """An FCN-32s (:func:`fcnlib.fcn_resnet18`) trained by :func:`seeded_run` with SGD (the seed: ``momentum=0``) and
+    """An FCN-32s (:func:`fcnlib.fcn_resnet18`) trained by :func:`seeded_run` with SGD (d2l's: ``momentum=0``) and
     :func:`fcnlib.train`'s default loss: ``(net, history)``. Further keywords go to :func:`fcnlib.train`."""
     num_classes = _num_classes(num_classes, train_iter)
     for name, value in (("lr", lr), ("wd", wd)):

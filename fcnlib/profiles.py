@@ -1,4 +1,4 @@
-"""Run profiles (``quick``: minutes per chapter on a CPU; ``full``: the seed's settings), devices, precision,
+"""Run profiles (``quick``: minutes per chapter on a CPU; ``full``: d2l's settings), devices, precision,
 and every ``FCNLIB_*`` environment variable, each read by one function here."""
 
 from __future__ import annotations

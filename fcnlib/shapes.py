@@ -104,7 +104,7 @@ def conv_output_size(
 def conv_transpose_output_size(
     size: Pair, kernel_size: Pair, stride: Pair = 1, padding: Pair = 0, output_padding: Pair = 0, dilation: Pair = 1
 ) -> int | tuple[int, int]:
-    """``(n - 1)s - 2p + d(k - 1) + op + 1`` (the seed's ``(10, 64, 32, 16)``: 320). Errors as :func:`conv_axes`,
+    """``(n - 1)s - 2p + d(k - 1) + op + 1`` (d2l's ``(10, 64, 32, 16)``: 320). Errors as :func:`conv_axes`,
     also for ``output_padding >= max(stride, dilation)`` or a padding that trims everything."""
     any_pair, axes = conv_axes(size, kernel_size, stride, padding, output_padding, dilation)
     result = []
@@ -141,14 +141,14 @@ def explain_conv_transpose_output_size(
 
 def upsampling_params(factor: int) -> tuple[int, int, int]:
     """``(kernel_size, stride, padding)`` of a transposed conv that upsamples exactly ``factor`` times
-    (``k - 2p = s``, ``k`` about ``2s`` for the bilinear kernel): 32 gives the seed's ``(64, 32, 16)``."""
+    (``k - 2p = s``, ``k`` about ``2s`` for the bilinear kernel): 32 gives d2l's ``(64, 32, 16)``."""
     if check_int(factor, "factor") < 1:
         raise ValueError(f"factor must be at least 1, got {factor}")
     return 2 * factor - factor % 2, factor, factor // 2
 
 
 def backbone_size_trace(size: tuple[int, int], kernel_size: int = 64, stride: int = 32, padding: int = 16) -> list:
-    """``[(stage, (H, W))]`` after each of :data:`RESNET18_STAGES`, then after the seed's transposed conv."""
+    """``[(stage, (H, W))]`` after each of :data:`RESNET18_STAGES`, then after d2l's transposed conv."""
     trace = [("input", tuple(size))]
     for stage in RESNET18_STAGES:
         size = conv_output_size(size, stage.kernel_size, stage.stride, stage.padding)

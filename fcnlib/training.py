@@ -1,4 +1,4 @@
-"""Training and evaluation: the seed's ``d2l.train_ch13`` as :func:`train_batch`, :func:`train_epoch`, :func:`train`.
+"""Training and evaluation: d2l's ``d2l.train_ch13`` as :func:`train_batch`, :func:`train_epoch`, :func:`train`.
 Progress and figures are handed in as reporters (nothing is drawn here). Under ``torchrun`` sums and confusion
 matrices are all-reduced; only rank 0 reports and writes checkpoints."""
 
@@ -119,7 +119,7 @@ def _report(reporters: Sequence[Any], hook: str, *args: Any) -> None:
 
 def per_example_cross_entropy(logits: Tensor, labels: Tensor, ignore_index: int = 255) -> Tensor:
     """Cross-entropy averaged over each image's pixels not labelled ``ignore_index``: ``[N]`` from logits
-    ``[N, C, H, W]`` (the seed's ``F.cross_entropy(..., reduction='none').mean(1).mean(1)`` without void)."""
+    ``[N, C, H, W]`` (d2l's ``F.cross_entropy(..., reduction='none').mean(1).mean(1)`` without void)."""
     pixel_loss = F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="none")
     valid = (labels != ignore_index).flatten(1).sum(dim=1).clamp(min=1)
     return pixel_loss.flatten(1).sum(dim=1) / valid
@@ -634,6 +634,27 @@ def _diverged(problem: str, epoch: int, stats: dict, trainer: Any, checkpoint: A
     return TrainingDiverged(what, history)
 
 
+def _check_train_args(net: Any, num_epochs: Any, plot: bool, resume: bool, checkpoint: Any) -> None:
+    """:func:`train`'s refusals of arguments that cannot work (before anything is loaded or trained)."""
+    check_int(num_epochs, "num_epochs", 0)
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+    if plot:
+        raise ValueError("train draws no figure itself: pass reporter=fcnlib.viz.LiveCurves() for live curves")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=path: the file to continue from")
+
+
+def _epoch_entry(epoch: int, stats: dict, model: nn.Module, test_iter, num_classes: int, device, test: dict) -> dict:
+    """One History entry: the epoch's training figures, then the test metrics when there is a ``test_iter``."""
+    stats = {k: stats[k] for k in ("loss", "train_acc", "examples", "train_seconds")}
+    entry = {"epoch": epoch + 1, **stats, "examples_per_sec": stats["examples"] / stats["train_seconds"]}
+    if test_iter is not None:
+        m = evaluate(model, test_iter, num_classes, device, **test)
+        entry.update({k: m[k] for k in ("pixel_acc", "mean_acc", "miou", "fw_iou")}, iou=m["iou"].tolist())
+    return entry
+
+
 def train(
     net: nn.Module,
     train_iter: Iterable,
@@ -656,18 +677,12 @@ def train(
     """Train ``net`` for ``num_epochs`` epochs (resumed ones included), testing on ``test_iter`` after each.
     d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]``, summed (other shapes are refused; None:
     :func:`per_example_cross_entropy`),
-    ``trainer`` (None: the seed's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
+    ``trainer`` (None: d2l's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
     DataParallel, else the best device; a DDP net is used as it comes). ``checkpoint``: written after every good
     epoch and on Ctrl-C; ``resume`` continues from it; ``amp``: :func:`fcnlib.autocast_dtype`; ``progress``: a
     :class:`TextReporter`; ``reporter``: more. Raises ``ValueError`` (also for a generator read more than once),
     :class:`TrainingDiverged` (an exploded, NaN or infinite loss, NaN images: no checkpoint is written then)."""
-    check_int(num_epochs, "num_epochs", 0)
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-    if plot:
-        raise ValueError("train draws no figure itself: pass reporter=fcnlib.viz.LiveCurves() for live curves")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=path: the file to continue from")
+    _check_train_args(net, num_epochs, plot, resume, checkpoint)
     rank0, checkpoint = not _distributed() or dist.get_rank() == 0, checkpoint and Path(checkpoint).expanduser()
     if checkpoint is not None and rank0:
         check_checkpoint_path(checkpoint)
@@ -699,11 +714,7 @@ def train(
             num_classes, step["max_loss"] = stats["num_classes"], stats["max_loss"]
             if (problem := stats["problem"] or (None if _finite_weights(net) else "nan")) is not None:
                 raise _diverged(problem, epoch, stats, trainer, checkpoint, history, net)
-            stats = {k: stats[k] for k in ("loss", "train_acc", "examples", "train_seconds")}
-            entry = {"epoch": epoch + 1, **stats, "examples_per_sec": stats["examples"] / stats["train_seconds"]}
-            if test_iter is not None:
-                m = evaluate(model, test_iter, num_classes, devices[0], **test)
-                entry.update({k: m[k] for k in ("pixel_acc", "mean_acc", "miou", "fw_iou")}, iou=m["iou"].tolist())
+            entry = _epoch_entry(epoch, stats, model, test_iter, num_classes, devices[0], test)
             history.append(dict(entry, seconds=time.perf_counter() - start))
             if checkpoint is not None and rank0:
                 save_checkpoint(checkpoint, net, trainer, history, scaler)

@@ -108,7 +108,7 @@ def test_upsampling_params_scale_every_size_exactly(factor):
     assert s == factor
     for n in (1, 2, 5, 10, 15):
         assert _torch_tconv_size(n, k, s, p, 0, 1) == n * factor
-    assert upsampling_params(32) == (64, 32, 16)  # the seed's layer
+    assert upsampling_params(32) == (64, 32, 16)  # d2l's layer
 
 
 def test_upsampling_params_refuses_bad_factors():

@@ -103,3 +103,20 @@ def test_margin_guess_wrong_unanswered_and_nothing_to_compare(capsys):
     assert _line(capsys) == 'Not quite: write guess = "smaller" or guess = "larger", not 3.'
     assert check_margin_guess("smaller", float("nan"), 5.0) is None
     assert _line(capsys).startswith("Nothing to compare")
+
+
+def test_margin_guess_reads_chinese_words(monkeypatch, capsys):
+    monkeypatch.delenv("FCNLIB_LANG", raising=False)
+    for guess, near in [("更小", 0.5), ("较小", 0.5), (" 小。", 0.5), ("更大", 6.0), ("较大", 6.0), ("大！", 6.0)]:
+        check_margin_guess(guess, near, 5.25)
+        assert _line(capsys).startswith("Right: where pad and tile disagree"), guess
+    check_margin_guess("更大", 0.5, 5.25)
+    assert _line(capsys).startswith("Not quite: where pad and tile disagree the median margin is 0.50, smaller")
+    monkeypatch.setenv("FCNLIB_LANG", "zh")
+    assert check_margin_guess("更小", 0.5, 5.25) == "smaller"
+    assert _line(capsys) == "对了：填充和图块不一致处，top-2 分差的中位数是 0.50，比两者一致处的 5.25 更小。"
+    check_margin_guess("也许", 0.5, 5.25)
+    assert (
+        _line(capsys)
+        == '还不对：请写 guess = "smaller" 或 guess = "larger"（也可以写“更小”/“更大”），而不是 \'也许\'。'
+    )

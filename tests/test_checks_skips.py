@@ -98,3 +98,15 @@ def test_band_gap_accepts_synonyms_and_says_the_measured_answer(capsys):
         assert line.startswith("Right") and "cannot rank" in line and "+0.120" in line and "+0.124" in line
     checks.check_band_gap("smaller", 0.120, 0.124, 8, close=0.001)
     assert "cannot rank" not in _first_line(capsys)
+
+
+def test_band_gap_reads_chinese_words(monkeypatch, capsys):
+    monkeypatch.delenv("FCNLIB_LANG", raising=False)
+    for guess, gap in [("更大", 0.12), ("较大", 0.12), ("大", 0.12), ("更小", 0.05), ("较小。", 0.05), (" 小 ", 0.05)]:
+        checks.check_band_gap(guess, gap, 0.10, 8)
+        assert _first_line(capsys).startswith("Right"), guess
+    checks.check_band_gap("更小", 0.12, 0.10, 8)
+    assert _first_line(capsys).startswith("Not quite")
+    monkeypatch.setenv("FCNLIB_LANG", "zh")
+    assert checks.check_band_gap("较大", 0.12, 0.10, 8) == "larger"
+    assert _first_line(capsys).startswith("对了：离边缘 8 像素以内的差距是 +0.120")

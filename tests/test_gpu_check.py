@@ -259,7 +259,7 @@ def test_train_command_uses_flags_train_vs_d2l_accepts():
             settings["device"],
         )
     full = gpu_check.run_settings(False)
-    assert (full["crop"], full["batch"], full["profile"]) == ((320, 480), 32, "full")  # the seed's settings
+    assert (full["crop"], full["batch"], full["profile"]) == ((320, 480), 32, "full")  # d2l's settings
 
 
 def test_trainer_rows_read_train_vs_d2l_keys():

@@ -13,7 +13,7 @@ def test_profile_defaults_to_quick_on_cpu_and_can_be_forced(monkeypatch):
     monkeypatch.setenv("FCNLIB_PROFILE", "full")
     full = fcnlib.profile(device=torch.device("cpu"))
     assert (full.name, full.crop_size, full.batch_size, full.num_epochs) == ("full", (320, 480), 32, 5)
-    assert full.lr == 0.001 and full.wd == 1e-3 and full.momentum == 0  # the seed's settings
+    assert full.lr == 0.001 and full.wd == 1e-3 and full.momentum == 0  # d2l's settings
     assert "full" in str(full) and "320x480" in str(full)
 
 

@@ -38,7 +38,7 @@ def diagonal(kernel: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 def up(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Bilinear transposed convolution: kernel 2f, stride f, padding f/2 (the paper's and the seed's recipe)."""
+    """Bilinear transposed convolution: kernel 2f, stride f, padding f/2 (the paper's and d2l's recipe)."""
     return F.conv_transpose2d(x, diagonal(tent_kernel(2 * factor), x.shape[1]), stride=factor, padding=factor // 2)
 
 

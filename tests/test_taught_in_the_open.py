@@ -156,7 +156,7 @@ def chapter_cells(notebook: str, namespace: dict, *markers: str) -> dict:
 
 
 def test_chapter3_hand_built_fcn_is_fcnlibs():
-    """The seed's FCN-32s as chapter 3 assembles and initialises it computes what fcn_resnet18 computes."""
+    """d2l's FCN-32s as chapter 3 assembles and initialises it computes what fcn_resnet18 computes."""
     from collections import OrderedDict
 
     import torchvision

@@ -24,7 +24,7 @@ train_module = importlib.import_module("fcnlib.training")
 
 
 def seed_loss(inputs, targets):
-    """The seed's loss, verbatim."""
+    """d2l's loss, verbatim."""
     return F.cross_entropy(inputs, targets, reduction="none").mean(1).mean(1)
 
 
@@ -249,7 +249,7 @@ def test_clear_errors_for_bad_input():
         run_quiet(tiny_net(), tiny_data(), None, None, None, 1, CPU, amp="yes")
     with pytest.raises(ValueError, match=r"net.to\('meta'\)"):
         evaluate(tiny_net(), tiny_data(), device="meta")
-    with pytest.raises(ValueError, match="ignore"):  # the seed's loss does not ignore 255
+    with pytest.raises(ValueError, match="ignore"):  # d2l's loss does not ignore 255
         run_quiet(tiny_net(), tiny_data(void=True), None, seed_loss, None, 1, CPU)
 
 

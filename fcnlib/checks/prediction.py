@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..inference import tile_starts
-from ._say import MESSAGES, say, word
+from ._say import MESSAGES, comparison, say, word
 
 __all__ = ["check_padding", "check_tile_starts", "check_margin_guess"]
 
@@ -89,18 +89,13 @@ def check_tile_starts(candidate: Callable[[int, int, int], Any]) -> list[int]:
     return example
 
 
-_WORDS = {"smaller": "smaller", "lower": "smaller", "less": "smaller", "larger": "larger", "higher": "larger"}
-_WORDS.update(greater="larger", bigger="larger", more="larger", small="smaller", low="smaller", large="larger")
-_WORDS.update(high="larger", big="larger")
-
-
 def check_margin_guess(guess: Any, near: float, far: float) -> str | None:
-    """``guess``: "smaller" or "larger" (or small, lower, higher ...; case and end punctuation ignored; None: not
+    """``guess``: "smaller" or "larger" (or small, lower, higher, 更小, 较大 ...: :func:`._say.comparison`; None: not
     answered), the learner's prediction of the margin where two predictions disagree; ``near``, ``far``: the median
     margins where they disagree and where they agree (``near`` NaN: they never disagree). Returns the measured
     answer, or None when there is none."""
     measured = None if near != near else ("smaller" if near < far else "larger")
-    given = _WORDS.get(guess.strip(" .!?'\"").lower()) if isinstance(guess, str) else None
+    given = comparison(guess)
     if measured is None:
         say("margin_guess.none")
     elif guess is None:

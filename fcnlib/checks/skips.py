@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..model import fcn_resnet18
-from ._say import MESSAGES, listing, say, word
+from ._say import MESSAGES, comparison, listing, say, word
 
 __all__ = ["check_fusion_shapes", "check_fcn16s_scores", "check_band_gap"]
 
@@ -90,12 +90,8 @@ def check_fcn16s_scores(fn: Callable, num_classes: int = 21, size: tuple[int, in
     return expected
 
 
-_LARGER = {"larger", "large", "grow", "grows", "bigger", "wider", "more", "higher", "increase", "increases", ">"}
-_SMALLER = {"smaller", "small", "shrink", "shrinks", "less", "lower", "narrower", "decrease", "decreases", "<"}
-
-
 def check_band_gap(guess: Any, gap: float, gap3: float, width: int, width3: int = 3, close: float = 0.01) -> str:
-    """``guess``: ``"larger"`` or ``"smaller"`` (or ``"higher"``, ``"lower"``, ``">"``, ...; None: not answered; any
+    """``guess``: ``"larger"`` or ``"smaller"`` (or ``"higher"``, ``">"``, ``"更小"``, ...: :func:`._say.comparison`; None: not answered; any
     other word is reported as unread, not as wrong), the learner's
     prediction of the FCN-8s - FCN-32s gap in boundary mIoU within ``width`` pixels of an edge against the gap
     ``gap3`` within ``width3``; ``gap``: the measured one. Gaps less than ``close`` apart count as a tie (either
@@ -104,8 +100,7 @@ def check_band_gap(guess: Any, gap: float, gap3: float, width: int, width3: int 
     if guess is None:
         say("band_gap.unsolved")
         return answer
-    guessed = str(guess).strip().strip(".!'\"").strip().lower()
-    given = "larger" if guessed in _LARGER else "smaller" if guessed in _SMALLER else None
+    given = comparison(guess)
     if given is None:  # a word the check does not know is not a wrong answer
         say("band_gap.unknown", guess=repr(guess))
         return answer

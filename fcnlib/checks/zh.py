@@ -48,7 +48,7 @@ MESSAGES["zh"].update(
         "otsu.right": "对了！Otsu 阈值是 {expected}（灰度级从 0 到 255）。",
         "otsu.wrong": "还不对：你的结果是 {answer}；使类间方差最大的阈值是 {expected}。",
         "receptive_field.unwritten": "还没写：receptive_field 返回 None。",
-        "receptive_field.right": "对了！全部 {count} 组层配置的结果都正确；ResNet-18 最后一层之后 (r, j) = {last}。",
+        "receptive_field.right": "对了！全部 {count} 个例子的结果都正确；ResNet-18 最后一层之后 (r, j) = {last}。",
         "receptive_field.wrong": "还不对：对 {case!r}，你的结果是 {answer}，应为 {expected}。",
         "receptive_field.raised": "还不对：对 {case!r}，你的函数引发了 {error}。",
         "layer4.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
@@ -102,8 +102,8 @@ MESSAGES["zh"].update(
         "tile_starts.right": "对了，全部 {n} 种情况都正确！tile_starts(500, 480, 240) = {example}",
         "tile_starts.wrong": "还不对：size 为 {size}、crop 为 {crop}、stride 为 {stride} 时，应为 {expected}，你的函数返回 {got}。",
         "tile_starts.error": "还不对：tile_starts({size}, {crop}, {stride}) 引发了 {error}。",
-        "margin_guess.unsolved": '还没写：请把 guess 设为 "smaller" 或 "larger"，再运行一次。',
-        "margin_guess.form": '还不对：请写 guess = "smaller" 或 guess = "larger"，而不是 {got}。',
+        "margin_guess.unsolved": '还没写：请把 guess 设为 "smaller" 或 "larger"（也可以写“更小”/“更大”），再运行一次。',
+        "margin_guess.form": '还不对：请写 guess = "smaller" 或 guess = "larger"（也可以写“更小”/“更大”），而不是 {got}。',
         "margin_guess.none": "无从比较：在这些图像的每个像素上，填充和图块两种模式的结果都一致。",
         "margin_guess.right": "对了：填充和图块不一致处，top-2 分差的中位数是 {near:.2f}，比两者一致处的 {far:.2f} "
         "{word}。",
@@ -146,11 +146,11 @@ MESSAGES["zh"].update(
         "training_step.right": "对了！每轮 {steps} 步，分数的形状是 {shape}。",
         "training_step.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "training_step.wrong": "还不对：{entry!r} 应该是 {expected}，而不是 {answer}。",
-        "band_gap.close": "对了，或者说差不多：离边缘 {width} 像素以内的差距是 {gap:+.3f}，{width3} 像素以内是 {gap3:+.3f}；"
+        "band_gap.close": "对了，至少可以算对：离边缘 {width} 像素以内的差距是 {gap:+.3f}，{width3} 像素以内是 {gap3:+.3f}；"
         "只用一个随机种子，分不出这么小的差别。",
         "band_gap.right": "对了：离边缘 {width} 像素以内的差距是 {gap:+.3f}，比 {width3} 像素以内的 {gap3:+.3f} {answer}。",
-        "band_gap.unsolved": '还没写：设 guess = "larger" 或 "smaller"，再运行一次。',
-        "band_gap.unknown": '还没写成这个检查能读懂的形式：{guess}；设 guess = "larger" 或 "smaller"，再运行一次。',
+        "band_gap.unsolved": '还没写：设 guess = "larger" 或 "smaller"（也可以写“更大”/“更小”），再运行一次。',
+        "band_gap.unknown": '还没写成这个检查能读懂的形式：{guess}；设 guess = "larger" 或 "smaller"（也可以写“更大”/“更小”），再运行一次。',
         "band_gap.wrong": "还不对：离边缘 {width} 像素以内的差距是 {gap:+.3f}，比 {width3} 像素以内的 {gap3:+.3f} {answer}。",
         "fcn16s.error": "还不对：你的函数引发了 {error}。",
         "fcn16s.right": "对了：你的 FCN-16s 给出的分数与网络自己的前向传播相同。",
@@ -159,6 +159,7 @@ MESSAGES["zh"].update(
         "fcn16s.values": "还不对：形状对了，数值不对。提示：在最后一次上采样之前，把 score_layer3(layer3) 加到 2 倍上采样后的分数上。",
         "fusion_shapes.right": "对了：形状是 {truth}。",
         "fusion_shapes.unsolved": "还没写：在 answer 中填入各个形状 (N, C, H, W)，再运行一次。",
-        "fusion_shapes.wrong": "还不对：{wrong}。每次融合都把前一张图的网格放大一倍；每个分数层之后的图，每个类别一个通道。",
+        "fusion_shapes.wrong": "还不对：正确的形状是 {wrong}。每次融合都把前一张图的网格（高和宽）各放大一倍；"
+        "打分层之后的每张图都是每个类别一个通道。",
     }
 )

@@ -18,7 +18,7 @@ from .voc import default_root, find_voc_dir
 VOC_TAR_NAME = "VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"  # of the archive (d2l's value)
 VOC_MIRRORS: tuple[str, ...] = (  # tried in order; ``mirrors=`` or ``$FCNLIB_VOC_MIRRORS`` override them
-    "http://d2l-data.s3-accelerate.amazonaws.com/" + VOC_TAR_NAME,  # d2l's, the seed's
+    "http://d2l-data.s3-accelerate.amazonaws.com/" + VOC_TAR_NAME,  # d2l's
     "https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/" + VOC_TAR_NAME,  # torchvision's
     "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/" + VOC_TAR_NAME,  # the original
     "https://pjreddie.com/media/files/" + VOC_TAR_NAME,  # darknet/YOLO's
