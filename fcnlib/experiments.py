@@ -13,6 +13,7 @@ from .data import shown_path
 from .metrics import scores_to_labels
 from .model import device_of, fcn_resnet18, init_from, param_groups
 from .profiles import all_devices
+from .shapes import check_int
 from .training import _infer_num_classes, _logits, _unwrap, load_checkpoint, train
 
 
@@ -157,9 +158,11 @@ _RUN_COLUMNS = dict(loss="loss", train_acc="train acc", pixel_acc="pixel acc", m
 _RUN_COLUMNS["fw_iou"] = "f.w. IoU"
 
 
-def runs_table(runs: Mapping[str, Sequence], keys: Sequence[str] = ("loss", "pixel_acc", "miou"), per_epoch=False):
-    """A text table of training runs ``{name: history}``: one row per run with its last epoch's ``keys``, or
-    (``per_epoch``) one row per epoch and one column per run for ``keys[0]``; 3 decimals, missing epochs blank."""
+def runs_table(runs: Mapping[str, Sequence], keys=("loss", "pixel_acc", "miou"), per_epoch=False, batches=None):
+    """A text table of training runs ``{name: history}``: one row per run with its epochs and its last epoch's
+    ``keys``, or (``per_epoch``) one row per epoch and one column per run for ``keys[0]``; 3 decimals, missing epochs
+    blank. ``batches``: the batches of one epoch (``len(train_iter)``); the rows then give the batches each run
+    trained (epochs x ``batches``) instead of its epochs."""
     if not runs:
         raise ValueError("runs is empty: pass {name: history}")
     if empty := [name for name, history in runs.items() if not history]:
@@ -171,10 +174,41 @@ def runs_table(runs: Mapping[str, Sequence], keys: Sequence[str] = ("loss", "pix
             cells = [f"{h[epoch][keys[0]]:>{width}.3f}" if epoch < len(h) else " " * width for h in runs.values()]
             lines.append(f"{epoch + 1:<8}" + "".join(cells))
         return "\n".join(lines)
-    lines = [f"{'run':<{width}}{'epochs':>8}" + "".join(f"{_RUN_COLUMNS.get(k, k):>12}" for k in keys)]
+    count, per = ("epochs", 1) if batches is None else ("batches", check_int(batches, "batches", 1))
+    lines = [f"{'run':<{width}}{count:>8}" + "".join(f"{_RUN_COLUMNS.get(k, k):>12}" for k in keys)]
     for name, history in runs.items():
-        lines.append(f"{str(name):<{width}}{len(history):>8}" + "".join(f"{history[-1][k]:>12.3f}" for k in keys))
+        cells = "".join(f"{history[-1][k]:>12.3f}" for k in keys)
+        lines.append(f"{str(name):<{width}}{len(history) * per:>8}" + cells)
     return "\n".join(lines)
+
+
+_SEED_COLUMNS = dict(loss="training loss", pixel_acc="test pixel acc", miou="test mIoU")
+
+
+def seeds_table(rows: Mapping[str, Mapping], extra: Mapping[str, Mapping] | None = None, keys=tuple(_SEED_COLUMNS)):
+    """A text table of settings each run from several seeds, ``{name: {seed: run}}`` (``run``: ``{key: value, ...,
+    "diverged": bool}``, no values needed when diverged): per row each key's ``mean (min..max)`` over the runs that
+    did not diverge ("-" when all did) and how many diverged; ``extra``: ``{name: {key: value}}`` rows of one value
+    each (e.g. a baseline), "-" where a key is missing. 3 decimals. ValueError: no rows, or a row without runs."""
+    if not rows or not all(rows.values()):
+        raise ValueError("rows must be {name: {seed: run}}, with at least one run per name")
+    extra = dict(extra or {})
+    width = max(len(str(name)) for name in [*rows, *extra, "run"]) + 2
+    lines = [f"{'run':<{width}}" + "".join(f"{_SEED_COLUMNS.get(k, k):>22}" for k in keys) + f"{'diverged':>10}"]
+    for name, runs in rows.items():
+        good = [run for run in runs.values() if not run["diverged"]]
+        cells = ["-" if not good else _spread([float(run[k]) for run in good]) for k in keys]
+        count = f"{len(runs) - len(good)} of {len(runs)}"
+        lines.append(f"{str(name):<{width}}" + "".join(f"{c:>22}" for c in cells) + f"{count:>10}")
+    for name, values in extra.items():
+        lines.append(
+            f"{str(name):<{width}}" + "".join(f"{values[k]:>22.3f}" if k in values else f"{'-':>22}" for k in keys)
+        )
+    return "\n".join(lines)
+
+
+def _spread(values: Sequence[float]) -> str:
+    return f"{sum(values) / len(values):.3f} ({min(values):.3f}..{max(values):.3f})"
 
 
 def train_variant(

@@ -295,6 +295,31 @@ def test_runs_table_hand_written():
         fcnlib.experiments.runs_table({"a": []})
 
 
+def test_runs_table_counts_batches_when_told_the_batches_of_an_epoch():
+    a = [{"loss": 1.0, "pixel_acc": 0.5, "miou": 0.25}, {"loss": 0.5, "pixel_acc": 0.75, "miou": 0.5}]
+    table = fcnlib.experiments.runs_table({"a": a}, keys=("miou",), batches=10)
+    assert table == "run          batches        mIoU\na                 20       0.500"  # 2 epochs of 10
+    with pytest.raises(ValueError, match="batches must be an int >= 1"):
+        fcnlib.experiments.runs_table({"a": a}, batches=0)
+
+
+def test_seeds_table_hand_written():
+    rows = {
+        "x": {"0": dict(loss=1.0, miou=0.25, diverged=False), "1": dict(loss=0.5, miou=0.5, diverged=False)},
+        "y": {"0": dict(loss=2.0, miou=0.125, diverged=False), "1": dict(diverged=True)},
+        "z": {"0": dict(diverged=True)},
+    }
+    table = fcnlib.experiments.seeds_table(rows, {"lazy": {"miou": 0.1}}, keys=("loss", "miou"))
+    lines = [line.split() for line in table.splitlines()]
+    assert lines[0] == ["run", "training", "loss", "test", "mIoU", "diverged"]
+    assert lines[1] == ["x", "0.750", "(0.500..1.000)", "0.375", "(0.250..0.500)", "0", "of", "2"]
+    assert lines[2] == ["y", "2.000", "(2.000..2.000)", "0.125", "(0.125..0.125)", "1", "of", "2"]
+    assert lines[3] == ["z", "-", "-", "1", "of", "1"] and lines[4] == ["lazy", "-", "0.100"]
+    assert len({len(line) for line in table.splitlines()[:4]}) == 1  # the columns line up
+    with pytest.raises(ValueError, match="at least one run"):
+        fcnlib.experiments.seeds_table({"x": {}})
+
+
 # ---------------------------------------------------------------- the coarse oracle
 
 

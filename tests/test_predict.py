@@ -268,6 +268,8 @@ def test_show_samples_uses_the_datasets_classes():
     dataset.classes, dataset.colormap = ["sky", "circle"], [[0, 0, 255], [255, 0, 0]]
     fig = show_samples(dataset, n=2)
     assert len(fig.axes) == 4
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["#1", "#2"]  # counted from 1, as the chapters count images
+    assert show_samples(dataset, indices=[2]).axes[0].get_title() == "#3"
     assert legend_texts(fig) == ["sky", "circle"]
 
 

@@ -205,15 +205,16 @@ def plot_difference_maps(maps: Mapping[str, Any], columns: Mapping[str, Sequence
 
 
 def show_samples(dataset, n=4, indices: Sequence[int] | None = None, classes=None, colormap=None, scale=2.0):
-    """The first ``n`` (or ``indices``) ``(image, label)`` pairs of a dataset, images above labels; names and
-    colours default to the dataset's ``classes`` and ``colormap``, else VOC's."""
+    """The first ``n`` (or ``indices``) ``(image, label)`` pairs of a dataset, images above labels, each titled by
+    its place in the dataset counted from 1 (``#1`` is ``dataset[0]``); names and colours default to the dataset's
+    ``classes`` and ``colormap``, else VOC's."""
     indices = list(range(min(n, len(dataset)))) if indices is None else list(indices)
     if not indices:
         raise ValueError("the dataset is empty: nothing to show")
     classes = classes if classes is not None else getattr(dataset, "classes", None)
     colormap = colormap if colormap is not None else getattr(dataset, "colormap", None)
     images, labels = zip(*[dataset[i] for i in indices])
-    tops = [f"#{i}" for i in indices]
+    tops = [f"#{i + 1}" for i in indices]
     return _rows_figure(images, {"label": labels}, ["image", "label"], classes, colormap, scale, 1.4, tops=tops)
 
 
