@@ -378,12 +378,13 @@ def test_every_page_links_to_the_same_page_in_the_other_language(built_site, pag
 
 
 def test_the_switch_works_both_ways_in_the_browser(browser, site_url):
-    untranslated = next(p for p in CHAPTERS if not (ROOT / "notebooks" / "zh" / p.name).exists())
-    for start, arrive, back in [
+    trips = [
         (_chapter_page(ZH_CHAPTERS[0]), "zh/" + _chapter_page(ZH_CHAPTERS[0]), _chapter_page(ZH_CHAPTERS[0])),
         ("index.html", "zh/index.html", "index.html"),
-        (_chapter_page(untranslated), "zh/index.html", "index.html"),
-    ]:
+    ]
+    untranslated = [p for p in CHAPTERS if not (ROOT / "notebooks" / "zh" / p.name).exists()]
+    trips += [(_chapter_page(untranslated[0]), "zh/index.html", "index.html")] if untranslated else []  # none left
+    for start, arrive, back in trips:
         page, visit = _open(browser, site_url + start, DESKTOP)
         try:
             page.click("p.language-switch a")
