@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -24,9 +27,11 @@ def _load(name: str) -> dict:
 
 
 def _script(name: str):
+    """The benchmark script as a module; the environment variables it sets for itself on import are undone."""
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with mock.patch.dict(os.environ), mock.patch.object(sys, "path", list(sys.path)):
+        spec.loader.exec_module(module)
     return module
 
 
@@ -71,3 +76,9 @@ def test_init_and_lr_holds_every_row_for_every_seed():
                 assert len(run["miou_per_epoch"]) == payload["settings"]["num_epochs"]
                 assert run["miou_per_epoch"][-1] == pytest.approx(run["miou"])
     assert 0 < payload["baseline"]["miou"] < payload["baseline"]["pixel_acc"] < 1
+
+
+def test_reading_a_script_leaves_the_environment_alone():
+    before = dict(os.environ)
+    _script("skip_seeds")
+    assert dict(os.environ) == before
