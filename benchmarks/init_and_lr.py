@@ -22,7 +22,6 @@ import io
 import json
 import os
 import shlex
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -61,18 +60,6 @@ def one_run(P, train_iter, test_iter, seed: int, init: str, lr: float) -> dict:
     return dict({k: float(history[-1][k]) for k in KEYS}, miou_per_epoch=history.column("miou"), diverged=False)
 
 
-def spread(values: list[float]) -> str:
-    """``mean (min..max)`` with 3 decimals."""
-    return f"{statistics.mean(values):.3f} ({min(values):.3f}..{max(values):.3f})"
-
-
-def summary(runs: list[dict]) -> str:
-    """One table row's cells: each key's spread over the runs that did not diverge, and how many did."""
-    good = [run for run in runs if not run["diverged"]]
-    cells = [spread([run[k] for run in good]) if good else "-" for k in KEYS]
-    return " | ".join(cells) + f" | {len(runs) - len(good)} of {len(runs)} |"
-
-
 def settings(P, test_iter) -> dict:
     """What every run shares: the profile's settings and the data."""
     keep = ("name", "crop_size", "batch_size", "num_epochs", "lr", "wd", "momentum", "n_train", "n_val", "image_size")
@@ -103,10 +90,8 @@ def main(argv=None) -> int:
             print(f"{name:20s} seed {seed}: {shown}   [{time.perf_counter() - start:.0f} s]", flush=True)
     lazy = baseline(test_iter)
     print(f"\n{P.num_epochs} epochs each, quick profile ({P}); seeds {args.seeds}; mean (min..max) over seeds")
-    print("| run | training loss | test pixel acc | test mIoU | diverged |\n|---|---|---|---|---|")
-    for name, row in rows.items():
-        print(f"| {name} | " + summary(list(row["seeds"].values())))
-    print(f"| background everywhere | - | {lazy['pixel_acc']:.3f} | {lazy['miou']:.3f} | - |")
+    rows_by_seed = {name: row["seeds"] for name, row in rows.items()}
+    print(experiments.seeds_table(rows_by_seed, {"background everywhere": lazy}))
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/init_and_lr.py", *sys.argv[1:]])
     payload = dict(
         benchmark="init_and_lr", command=command, seeds=args.seeds, settings=settings(P, test_iter),
