@@ -81,6 +81,22 @@ def test_fcnlib_max_steps_cuts_training_and_evaluation(env, tmp_path, capsys):
     assert str(tmp_path) not in capsys.readouterr().out  # no absolute path printed
 
 
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_reseeding_repeats_the_training_batches_with_worker_processes(env, tmp_path, num_workers):
+    """Runs seeded alike see the same order, crops and flips, also where worker processes draw the crops; a third
+    pass without reseeding differs (the reference: the batches themselves, compared element by element)."""
+    train_iter, _ = load_data_voc(2, (32, 32), tmp_path / "data", num_workers, n_train=8, n_val=2, image_size=(48, 64))
+
+    def one_pass(seed=None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return torch.cat([X.flatten() for X, _ in train_iter])
+
+    first, second, unseeded = one_pass(1), one_pass(1), one_pass()
+    assert torch.equal(first, second)
+    assert not torch.equal(first, unseeded)
+
+
 def test_shown_path_hides_absolute_folders(env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert shown_path(tmp_path / "data" / "x") == "data/x"

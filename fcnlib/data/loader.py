@@ -154,8 +154,8 @@ def load_data_voc(
     get it, else raises; ``False``: no network). Otherwise (or with ``FCNLIB_DATA=synthetic``) the
     teaching dataset, generated once under ``root/synthetic`` (``n_train``, ``n_val``, ``image_size``
     default to the profile's; ``seed`` seeds it). Prints which it uses and why; ``.dataset.source`` says.
-    Training: shuffled random crops, flips, last incomplete batch dropped (d2l's); test: central crops of
-    every validation image, in order. ``FCNLIB_MAX_STEPS=N`` cuts both to N batches per epoch (:class:`StepLimit`).
+    Training: shuffled random crops, flips, last incomplete batch dropped (d2l's), the same after the same
+    ``torch.manual_seed`` (workers too); test: central crops of every validation image, in order. ``FCNLIB_MAX_STEPS=N`` cuts both to N batches per epoch (:class:`StepLimit`).
     """
     check_int(batch_size, "batch_size", 1)
     crop = as_pair(crop_size, "crop_size", 1)
@@ -176,14 +176,12 @@ def load_data_voc(
             f"batch_size {batch_size} is larger than the {len(train_set)} training images: with drop_last the "
             "training iterator would be empty; use a smaller batch or more images"
         )
-    args: dict = dict(
-        num_workers=num_workers,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=num_workers > 0,
-        collate_fn=collate_batch,
-    )
+    args: dict = dict(num_workers=num_workers, pin_memory=torch.cuda.is_available(), collate_fn=collate_batch)
+    # training workers start afresh each pass, seeded from torch's generator (persistent ones would go on drawing)
     train_iter = DataLoader(train_set, batch_size, shuffle=True, drop_last=True, **args)
-    test_iter = DataLoader(test_set, batch_size, shuffle=False, drop_last=False, **args)
+    test_iter = DataLoader(
+        test_set, batch_size, shuffle=False, drop_last=False, persistent_workers=num_workers > 0, **args
+    )
     steps = max_steps_setting()
     return (train_iter, test_iter) if steps is None else (StepLimit(train_iter, steps), StepLimit(test_iter, steps))
 
