@@ -40,7 +40,7 @@ def test_training_step_wrong_and_unwritten(capsys):
     check_training_step({"steps per epoch": None, "shape of scores": None}, LOADER)
     assert capsys.readouterr().out.startswith("Not written yet")
     check_training_step({"steps per epoch": "3", "shape of scores": "(16, 7, 128, 160)"}, LOADER)
-    assert capsys.readouterr().out.startswith("Not quite")
+    assert capsys.readouterr().out.startswith("Not quite: 'steps per epoch' is 3, not '3'")  # a string shows as one
 
 
 def test_dice_right_wrong_unwritten_and_raising(capsys):

@@ -15,7 +15,7 @@ MESSAGES["en"].update(
     {
         "training_step.unwritten": "Not written yet: {entry!r} is still None. Replace it and run this cell again.",
         "training_step.right": "Right! {steps} steps per epoch, and scores of shape {shape}.",
-        "training_step.wrong": "Not quite: {entry!r} is {expected}, not {answer}.",
+        "training_step.wrong": "Not quite: {entry!r} is {expected}, not {answer!r}.",
         "dice.unwritten": "Not written yet: dice returns None. Hint: n.diagonal(), n.sum(1) and n.sum(0) are the "
         "three counts.",
         "dice.right": "Right! Dice per class: {expected}.",
