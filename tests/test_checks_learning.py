@@ -52,6 +52,10 @@ def test_dice_right_wrong_unwritten_and_raising(capsys):
     assert capsys.readouterr().out.startswith("Right!")
     check_dice(lambda n: right(n).tolist(), N)  # a list is right too
     assert capsys.readouterr().out.startswith("Right!")
+    check_dice(lambda n: [0.667, 0.667, 0.0], N)  # rounded as the check prints it: 2/3 by hand, within 5e-4
+    assert capsys.readouterr().out.startswith("Right!")
+    check_dice(lambda n: [0.666, 0.667, 0.0], N)  # off by more than the rounding (2/3 - 0.666 = 6.7e-4)
+    assert capsys.readouterr().out.startswith("Not quite: got")
     check_dice(lambda n: n.diagonal() / n.sum(1), N)  # the class accuracies
     assert capsys.readouterr().out.startswith("Not quite: got")
     check_dice(lambda n: None, N)
