@@ -155,7 +155,8 @@ def load_data_voc(
     teaching dataset, generated once under ``root/synthetic`` (``n_train``, ``n_val``, ``image_size``
     default to the profile's; ``seed`` seeds it). Prints which it uses and why; ``.dataset.source`` says.
     Training: shuffled random crops, flips, last incomplete batch dropped (d2l's), the same after the same
-    ``torch.manual_seed`` (workers too); test: central crops of every validation image, in order. ``FCNLIB_MAX_STEPS=N`` cuts both to N batches per epoch (:class:`StepLimit`).
+    ``torch.manual_seed`` (workers too); test: central crops of every validation image, in order.
+    ``FCNLIB_MAX_STEPS=N`` cuts both to N batches per epoch (:class:`StepLimit`).
     """
     check_int(batch_size, "batch_size", 1)
     crop = as_pair(crop_size, "crop_size", 1)
