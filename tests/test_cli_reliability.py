@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -169,7 +170,10 @@ def test_ctrl_c_during_train_exits_130_and_resume_continues(root, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(fcnlib.__file__).parents[1]))
     argv = [sys.executable, "-m", "fcnlib", "train", "--data-root", str(root), *SIZE, *SMALL]
     argv += ["--checkpoint", str(checkpoint), "--epochs", "1000"]
-    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A run started with "&" from a script ignores SIGINT, and so would this child: give it Ctrl-C's default back.
+    default_ctrl_c = partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, preexec_fn=default_ctrl_c, **pipes)
     try:
         deadline = time.monotonic() + 240
         while not checkpoint.is_file() and proc.poll() is None and time.monotonic() < deadline:
