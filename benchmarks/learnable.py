@@ -2,7 +2,7 @@
 
 Generates the teaching dataset the profile would use (quick: 960 + 96 scenes of 144x192;
 full: 1464 + 1449 scenes of 375x500, VOC2012's split sizes) under ``data/bench/``, trains
-FCN-32s from ``fcn_resnet18(weights="auto")`` with the profile's crops, batch, optimiser and
+FCN-32s from ``fcn_resnet18(weights="auto")`` with the profile's crops, batch, optimiser, schedule and
 epochs (what chapter 4 does), and prints the test metrics after every epoch beside the
 "background everywhere" baseline, with the time each epoch took.
 
@@ -74,17 +74,17 @@ def main(argv=None) -> int:
 
     torch.manual_seed(args.seed)
     net = fcnlib.fcn_resnet18(C, weights="auto")
-    trainer = torch.optim.SGD(net.parameters(), lr=P.lr, weight_decay=P.wd, momentum=P.momentum)
+    trainer, scheduler = fcnlib.profiles.make_trainer(net.parameters(), epochs * len(train_iter), **P.recipe)
     torch.manual_seed(args.seed + 1)
     start = time.perf_counter()
-    history = fcnlib.train(net, train_iter, test_iter, None, trainer, epochs, P.devices, plot=False)
+    history = fcnlib.train(net, train_iter, test_iter, None, trainer, epochs, P.devices, scheduler=scheduler)
     seconds = time.perf_counter() - start
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(
         f"\nFCN-32s on the teaching dataset, profile {P.name!r} on {name}: {len(train_iter.dataset)} train / "
         f"{len(test_iter.dataset)} val images of {P.image_size[0]}x{P.image_size[1]}, crops {P.crop_size}, batch "
-        f"{P.batch_size}, SGD lr {P.lr} momentum {P.momentum} wd {P.wd}, backbone: {net.weights_source}"
+        f"{P.batch_size}, {P.recipe}, backbone: {net.weights_source}"
     )
     print(f"{'epoch':>5} {'loss':>7} {'pixel acc':>9} {'mean acc':>8} {'mIoU':>6} {'seconds':>8}")
     for e in history:

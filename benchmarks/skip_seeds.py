@@ -1,14 +1,15 @@
 """Does FCN-8s beat FCN-32s near object edges, over seeds, as chapter 6 trains them?
 
 For each seed, as chapters 4 and 6 do with seed 0 in the quick profile: train an FCN-32s for the profile's
-epochs with chapter 4's SGD (``fcnlib.experiments.train_fcn``), then fine-tune FCN-32s, FCN-16s and FCN-8s
-from it for one more epoch each with the same settings (``train_variant(..., init=net32)``; the FCN-32s
-trained as long is the control). Prints each net's mean IoU on all pixels and inside a 3-pixel boundary band
-on the teaching dataset's test split, per seed, and how often FCN-8s beats FCN-32s near the edges.
+epochs with chapter 4's recipe (``fcnlib.experiments.train_fcn(..., **P.recipe)``: the profile's optimiser and
+learning-rate schedule), then fine-tune FCN-32s, FCN-16s and FCN-8s from it for one more epoch each with the
+same recipe (``train_variant(..., init=net32)``; the FCN-32s trained as long is the control). Prints each net's
+mean IoU on all pixels and inside a 3-pixel boundary band on the teaching dataset's test split, per seed, and how
+often FCN-8s beats FCN-32s near the edges.
 
 ``--from-scratch`` trains every net from a random start for the profile's epochs instead (no shared FCN-32s).
-``--without-16s`` leaves FCN-16s out; ``--adam`` adds an FCN-8s row trained with Adam (``lr=1e-3``,
-``wd=1e-4``), to see whether the result depends on the optimiser.
+``--without-16s`` leaves FCN-16s out; ``--adam`` adds an FCN-8s row fine-tuned with AdamW at a constant rate
+(``lr=1e-3``, ``wd=1e-4``), to see whether the result depends on the optimiser.
 
 Usage::
 
@@ -71,8 +72,8 @@ def run_seed(seed, rows, args, P, train_iter, test_iter, log) -> dict[str, dict[
     if not args.from_scratch:
         # with the test set, as chapter 4: evaluating draws from the seeded generator, so the batches match
         init, _ = quietly(
-            experiments.train_fcn, train_iter, test_iter, lr=P.lr, wd=P.wd, momentum=P.momentum,
-            num_epochs=P.num_epochs, devices=P.devices, seed=seed,
+            experiments.train_fcn, train_iter, test_iter, **P.recipe, num_epochs=P.num_epochs, devices=P.devices,
+            seed=seed,
         )  # fmt: skip
         found["FCN-32s, chapter 4"] = score(init, test_iter)
         log(seed, "FCN-32s, chapter 4", found["FCN-32s, chapter 4"])
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
     if args.without_16s:
         rows.pop(1)
     if args.adam:
-        rows.append(("FCN-8s, Adam", "8s", dict(optimizer="adam", lr=1e-3, wd=1e-4, momentum=0.0)))
+        rows.append(("FCN-8s, AdamW", "8s", dict(optimizer="adamw", lr=1e-3, wd=1e-4, schedule="constant")))
     start = time.perf_counter()
 
     def log(seed, name, r):
@@ -122,13 +123,13 @@ def main(argv=None) -> int:
     results = {seed: run_seed(seed, rows, args, P, train_iter, test_iter, log) for seed in args.seeds}
     design = "each net from scratch" if args.from_scratch else "fine-tuned from a per-seed FCN-32s, as chapter 6"
     print(
-        f"\nboundary mIoU ({BAND} px band), quick profile ({P.num_epochs} epochs for FCN-32s), {design}; "
+        f"\nboundary mIoU ({BAND} px band), quick profile ({P.num_epochs} epochs for FCN-32s; {P.recipe}), {design}; "
         f"{test_iter.dataset.source} data ({len(train_iter.dataset)} train / {len(test_iter.dataset)} test images)"
     )
     report(results, rows, args.seeds)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/skip_seeds.py", *sys.argv[1:]])
-    settings = dict(crop_size=P.crop_size, batch_size=P.batch_size, lr=P.lr, wd=P.wd, momentum=P.momentum)
+    settings = dict(P.recipe, crop_size=P.crop_size, batch_size=P.batch_size)
     payload = dict(
         benchmark="skip_seeds", command=command, design=design, band=BAND, seeds=args.seeds, results=results,
         settings=dict(settings, ch4_epochs=P.num_epochs, epochs_each=args.epochs or (P.num_epochs if args.from_scratch else 1), data=test_iter.dataset.source),

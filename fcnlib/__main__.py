@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 import fcnlib
 from fcnlib import data
 from fcnlib.data.loader import StepLimit as _Loader  # --max-steps
-from fcnlib.profiles import check_settings, data_choice_setting, device_setting, max_steps_setting
+from fcnlib.profiles import check_settings, data_choice_setting, device_setting, make_trainer, max_steps_setting
 from fcnlib.training import TrainingDiverged, check_checkpoint_path, read_checkpoint
 
 SEVERAL = """several processes: torchrun --nproc_per_node=N -m fcnlib train ... (one per GPU, or N on the CPU), each
@@ -117,7 +117,9 @@ def train(args, parser) -> int:
             _check_fit(args, parser, *_saved_net(Path(args.checkpoint), parser)[1:])
         weights = {"none": None}.get(args.weights, args.weights)
         net = fcnlib.fcn_resnet18(train_iter.dataset.num_classes, args.variant, weights=weights).to(device)
-        trainer = torch.optim.SGD(net.parameters(), args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+        recipe = dict(lr=args.lr, wd=args.weight_decay, momentum=args.momentum, schedule=args.schedule)
+        steps = args.epochs * len(train_iter)
+        trainer, scheduler = make_trainer(net.parameters(), steps, optimizer=args.optimizer, **recipe)
         if dist.is_initialized():  # under torchrun, even with one process
             if args.sync_bn:
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
@@ -125,10 +127,10 @@ def train(args, parser) -> int:
                 net = net.to(memory_format=torch.channels_last)  # before DDP builds its gradient buckets
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         if rank == 0:
-            (h, w), sgd = args.crop_size, f"SGD lr {args.lr} momentum {args.momentum} weight decay {args.weight_decay}"
-            run = f"batch {args.batch_size} each, crops {h}x{w}, {args.epochs} epochs, {sgd}"
+            (h, w), how = args.crop_size, f"{args.optimizer} lr {args.lr} ({args.schedule}), momentum {args.momentum}"
+            run = f"batch {args.batch_size} each, crops {h}x{w}, {args.epochs} epochs, {how}, wd {args.weight_decay}"
             print(f"FCN-{args.variant} on {device.type} x {world} process(es): {run}; {len(train_iter)} steps/epoch")
-        kwargs = dict(checkpoint=args.checkpoint, resume=args.resume)
+        kwargs = dict(checkpoint=args.checkpoint, resume=args.resume, scheduler=scheduler)
         try:
             history = fcnlib.train(net, train_iter, test_iter, None, trainer, args.epochs, [device], **kwargs)
         except TrainingDiverged as err:
@@ -315,8 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--variant", choices=("32s", "16s", "8s"), default="32s")
     t.add_argument("--epochs", type=_whole(), help="epochs in all, those resumed included (default: the profile's)")
     lr = _number("a learning rate > 0, e.g. 0.001", above=True)
-    t.add_argument("--lr", type=lr, help="SGD learning rate (default: the profile's; d2l's is 0.001)")
-    t.add_argument("--momentum", type=_number("a momentum in [0, 1), e.g. 0.9", high=1), help="default: the profile's")
+    t.add_argument("--optimizer", choices=("sgd", "adamw"), help="default: the profile's (d2l's: sgd)")
+    t.add_argument("--schedule", choices=("constant", "onecycle"), help="learning rate per batch (default: profile's)")
+    t.add_argument("--lr", type=lr, help="learning rate, onecycle's peak (default: the profile's; d2l's is 0.001)")
+    momentum, cycled = _number("a momentum in [0, 1), e.g. 0.9", high=1), "onecycle moves it: 0.95 to 0.85 and back"
+    t.add_argument("--momentum", type=momentum, help=f"SGD's (default: the profile's; {cycled})")
     t.add_argument(
         "--weight-decay", type=_number("a weight decay >= 0, e.g. 0.001"), help="default: the profile's (d2l's 1e-3)"
     )
@@ -351,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device != torch.device("cpu") and args.device.type != fcnlib.best_device().type:
         args.parser.error(f"--device {args.device}: not available here; use --device cpu (or auto)")
     p = fcnlib.profile(device=args.device)
-    defaults = dict(crop_size=p.crop_size, batch_size=p.batch_size, epochs=p.num_epochs, lr=p.lr, momentum=p.momentum)
-    defaults.update(weight_decay=p.wd, n_train=p.n_train, n_val=p.n_val, image_size=p.image_size)
+    defaults = dict(crop_size=p.crop_size, batch_size=p.batch_size, epochs=p.num_epochs, **p.recipe)
+    defaults.update(weight_decay=defaults.pop("wd"), n_train=p.n_train, n_val=p.n_val, image_size=p.image_size)
     defaults.update(data=data_choice_setting() or "synthetic", max_steps=max_steps_setting())
     for key, value in defaults.items():
         if getattr(args, key, value) is None:

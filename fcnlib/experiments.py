@@ -12,7 +12,7 @@ from torch import nn
 from .data import shown_path
 from .metrics import scores_to_labels
 from .model import device_of, fcn_resnet18, init_from, param_groups
-from .profiles import all_devices
+from .profiles import all_devices, make_trainer
 from .shapes import check_int
 from .training import _infer_num_classes, _logits, _unwrap, load_checkpoint, train
 
@@ -23,14 +23,15 @@ def _num_classes(num_classes: int | None, train_iter: Any) -> int:
     return found
 
 
-def seeded_run(build: Callable, make_trainer: Callable, train_iter, test_iter, num_epochs, devices=None, seed=0, **kw):
-    """``torch.manual_seed(seed)``, ``net = build()``, ``torch.manual_seed(seed + 1)``, :func:`fcnlib.train`;
-    returns ``(net, history)``. Runs that differ in one setting start alike and see the same batches."""
+def seeded_run(build: Callable, make: Callable, train_iter, test_iter, num_epochs, devices=None, seed=0, **kw):
+    """``torch.manual_seed(seed)``, ``net = build()``, ``trainer, scheduler = make(net)``, ``torch.manual_seed(seed +
+    1)``, :func:`fcnlib.train`; returns ``(net, history)``. Runs that differ in one setting start alike and see the
+    same batches."""
     torch.manual_seed(seed)
     net = build()
-    trainer = make_trainer(net)
+    trainer, scheduler = make(net)
     torch.manual_seed(seed + 1)
-    return net, train(net, train_iter, test_iter, None, trainer, num_epochs, devices, **kw)
+    return net, train(net, train_iter, test_iter, None, trainer, num_epochs, devices, scheduler=scheduler, **kw)
 
 
 def train_fcn(
@@ -41,6 +42,8 @@ def train_fcn(
     wd: float,
     num_epochs: int,
     momentum: float = 0.0,
+    optimizer: str = "sgd",
+    schedule: str = "constant",
     devices: Any = None,
     num_classes: int | None = None,
     upsample_init: str = "bilinear",
@@ -48,15 +51,18 @@ def train_fcn(
     seed: int = 0,
     **train_kwargs: Any,
 ) -> tuple[nn.Module, list[dict]]:
-    """An FCN-32s (:func:`fcnlib.fcn_resnet18`) trained by :func:`seeded_run` with SGD (d2l's: ``momentum=0``) and
-    :func:`fcnlib.train`'s default loss: ``(net, history)``. Further keywords go to :func:`fcnlib.train`."""
+    """An FCN-32s (:func:`fcnlib.fcn_resnet18`) trained by :func:`seeded_run` with :func:`fcnlib.train`'s default loss
+    and :func:`fcnlib.profiles.make_trainer`'s optimiser and schedule over all ``num_epochs * len(train_iter)``
+    batches (the defaults: d2l's SGD; ``**profile.recipe`` gives a profile's): ``(net, history)``. Further keywords
+    go to :func:`fcnlib.train`."""
     num_classes = _num_classes(num_classes, train_iter)
     for name, value in (("lr", lr), ("wd", wd)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{name} must be a non-negative number, got {value!r}")
     build = lambda: fcn_resnet18(num_classes, weights=weights, upsample_init=upsample_init)  # noqa: E731
-    make_trainer = lambda net: torch.optim.SGD(net.parameters(), lr, momentum=momentum, weight_decay=wd)  # noqa: E731
-    return seeded_run(build, make_trainer, train_iter, test_iter, num_epochs, devices, seed, **train_kwargs)
+    recipe = dict(optimizer=optimizer, lr=lr, wd=wd, momentum=momentum, schedule=schedule)
+    make = lambda net: make_trainer(net.parameters(), num_epochs * len(train_iter), **recipe)  # noqa: E731
+    return seeded_run(build, make, train_iter, test_iter, num_epochs, devices, seed, **train_kwargs)
 
 
 def _free_name(path: Path) -> Path:
@@ -220,21 +226,22 @@ def train_variant(
     num_classes: int | None = None,
     seed: int = 0,
     init: nn.Module | None = None,
-    optimizer: str = "sgd",
+    optimizer: str | None = None,
     lr: float | None = None,
     wd: float | None = None,
-    momentum: float = 0.0,
+    momentum: float | None = None,
+    schedule: str | None = None,
     num_epochs: int | None = None,
     weights: str | None = "auto",
     **train_kwargs: Any,
 ) -> tuple[nn.Module, Any]:
     """FCN-``variant`` from a seeded FCN-32s (or ``init``, a trained coarser FCN) by :func:`init_from`, trained by
-    :func:`seeded_run`: ``(net, history)``. ``profile`` gives the default ``lr``, ``wd``, ``num_epochs`` and the
-    devices; further keywords go to :func:`fcnlib.train`."""
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    :func:`seeded_run` with :func:`fcnlib.profiles.make_trainer`: ``(net, history)``. ``profile`` gives what is not
+    given: its ``recipe`` (``optimizer, lr, wd, momentum, schedule``), ``num_epochs`` and devices; further keywords go
+    to :func:`fcnlib.train`."""
     num_classes = _num_classes(num_classes, train_iter)
-    lr, wd = profile.lr if lr is None else lr, profile.wd if wd is None else wd
+    given = dict(optimizer=optimizer, lr=lr, wd=wd, momentum=momentum, schedule=schedule)
+    recipe = {**profile.recipe, **{k: v for k, v in given.items() if v is not None}}
 
     def build() -> nn.Module:
         start = init if init is not None else fcn_resnet18(num_classes, "32s", weights=weights)
@@ -243,20 +250,15 @@ def train_variant(
         net.weights_source = getattr(start, "weights_source", "copied from init")
         return net
 
-    def make_trainer(net: nn.Module) -> torch.optim.Optimizer:
-        groups = param_groups(net, lr)
-        if optimizer == "sgd":
-            return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=wd)
-        return torch.optim.Adam(groups, lr=lr, weight_decay=wd)
-
     epochs = profile.num_epochs if num_epochs is None else num_epochs
-    return seeded_run(build, make_trainer, train_iter, test_iter, epochs, profile.devices, seed, **train_kwargs)
+    make = lambda net: make_trainer(param_groups(net, recipe["lr"]), epochs * len(train_iter), **recipe)  # noqa: E731
+    return seeded_run(build, make, train_iter, test_iter, epochs, profile.devices, seed, **train_kwargs)
 
 
 def comparison_settings(profile: Any, seed: int = 0) -> dict[str, Any]:
-    """:func:`train_variant`'s arguments for chapter 6: SGD with the profile's ``lr``, ``wd``, ``momentum`` (fine-tuned
-    so, FCN-8s beats FCN-32s near the edges for seeds 0-4 in the quick profile: ``benchmarks/skip_seeds.py``)."""
-    return dict(seed=seed, optimizer="sgd", lr=profile.lr, wd=profile.wd, momentum=profile.momentum)
+    """:func:`train_variant`'s arguments for chapter 6: ``seed`` and the profile's ``recipe``, chapter 4's optimiser
+    and schedule (``benchmarks/skip_seeds.py`` measures FCN-8s against FCN-32s near the edges over seeds)."""
+    return dict(seed=seed, **profile.recipe)
 
 
 def train_staged(train_iter, test_iter, profile, start=None, stages=("32s", "16s", "8s"), lr_scale=(1, 1, 1), **kwargs):

@@ -75,10 +75,8 @@ def _scores(net: nn.Module, x: Tensor) -> Tensor:
     out = net(x)
     out = out["out"] if isinstance(out, dict) and "out" in out else out  # torchvision's segmentation models
     if not isinstance(out, Tensor) or out.dim() != 4 or out.shape[0] != x.shape[0] or out.shape[-2:] != x.shape[-2:]:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(
-            f"the net must return class scores [N, C, H, W] of its input's size; {tuple(x.shape)} gave {shape}"
-        )
+        got = f"{tuple(x.shape)} gave {tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}"
+        raise ValueError(f"the net must return class scores [N, C, H, W] of its input's size; {got}")
     if not bool(torch.isfinite(out).all()):  # argmax would call every such pixel class 0
         raise ValueError(f"the net's scores are NaN or infinite: {INVALID_WEIGHTS}")
     return out

@@ -50,8 +50,7 @@ class ConfusionMatrix:
                 "255 (VOC's)" if num_classes <= 255 else f"{num_classes} or -1 (any value outside 0..{num_classes - 1})"
             )
             raise ValueError(f"ignore_index={ignore_index} is a class label 0..{num_classes - 1}; use {other} or None")
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
+        self.num_classes, self.ignore_index = num_classes, ignore_index
         # C*C cells, bins for ignored pixels, bad labels, bad predictions: no boolean indexing (a GPU sync).
         self._counts: Tensor | None = None
 
@@ -81,10 +80,8 @@ class ConfusionMatrix:
             raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
         if pred.device != target.device:
             raise ValueError(f"pred is on {pred.device} but target on {target.device}; move them to one device")
-        c = self.num_classes
-        pred = pred.reshape(-1).long()
-        target = target.reshape(-1).long()
-        ignore = self.ignore_index
+        c, ignore = self.num_classes, self.ignore_index
+        pred, target = pred.reshape(-1).long(), target.reshape(-1).long()
         ignored = target == ignore if ignore is not None else torch.zeros_like(target, dtype=torch.bool)
         bad_target = ~ignored & ((target < 0) | (target >= c))
         bad_pred = ~ignored & ~bad_target & ((pred < 0) | (pred >= c))
@@ -186,15 +183,11 @@ def describe_errors(mat: Tensor, classes, background: int = 0, found: float = 0.
             continue
         if right < found * truth:
             j = others(c, n[c])
-            notes.append(
-                (truth - right, f"{name}: {right / truth:.0%} found, {n[c, j] / truth:.0%} taken for {classes[j]}")
-            )
+            text = f"{name}: {right / truth:.0%} found, {n[c, j] / truth:.0%} taken for {classes[j]}"
+            notes.append((truth - right, text))
         if predicted - right > spill * predicted:
             i = others(c, n[:, c])
             notes.append((predicted - right, f"{name}: {n[i, c] / predicted:.0%} of its prediction is {classes[i]}"))
     notes = [note for note in notes if note[0] >= 0.005 * float(n.sum())]
-    if not notes:
-        return (
-            f"every object class at least {found:.0%} found, none invented, none spilling over by more than {spill:.0%}"
-        )
-    return "; ".join(text for _, text in sorted(notes, key=lambda note: -note[0])[:limit])
+    none = f"every object class at least {found:.0%} found, none invented, none spilling over by more than {spill:.0%}"
+    return "; ".join(text for _, text in sorted(notes, key=lambda note: -note[0])[:limit]) if notes else none

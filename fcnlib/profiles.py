@@ -53,9 +53,11 @@ class Profile:
     crop_size: tuple[int, int]
     batch_size: int
     num_epochs: int
-    lr: float
+    optimizer: str  # "sgd" (d2l's) or "adamw"
+    lr: float  # the rate (with schedule "onecycle": the peak rate)
     wd: float
-    momentum: float  # quick: 0.9, else 180 plain-SGD steps from a random backbone predict background everywhere
+    momentum: float  # SGD's; quick: 0.9, else 180 plain-SGD steps from a random backbone predict background everywhere
+    schedule: str  # "constant" (d2l's) or "onecycle": stepped after every batch, see make_trainer
     n_train: int  # images of the generated teaching dataset (used when VOC2012 is absent)
     n_val: int
     image_size: tuple[int, int]  # (height, width) of the generated images
@@ -68,13 +70,39 @@ class Profile:
             f"batch {self.batch_size}, {self.num_epochs} epochs"
         )
 
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """How this profile trains, as keywords of :func:`make_trainer` (and ``fcnlib.experiments``' runs)."""
+        return dict(optimizer=self.optimizer, lr=self.lr, wd=self.wd, momentum=self.momentum, schedule=self.schedule)
+
+
+def make_trainer(
+    params: Any, num_steps: int, *, optimizer="sgd", lr=0.001, wd=1e-3, momentum=0.0, schedule="constant"
+) -> tuple[torch.optim.Optimizer, Any]:
+    """``(trainer, scheduler)`` for ``num_steps`` batches: ``SGD(params, lr, momentum, weight_decay=wd)`` (the defaults
+    are d2l's) or ``AdamW(params, lr, weight_decay=wd)``; scheduler None for ``"constant"``, else torch's
+    ``OneCycleLR`` with its defaults (the rate climbs from ``lr / 25`` to ``lr`` over the first 30% of the steps, then
+    falls to ``lr / 25e4`` along a cosine, while SGD's momentum or Adam's beta1 falls from 0.95 to 0.85 and climbs
+    back; step it after every batch: ``fcnlib.train(..., scheduler=)``). ``ValueError`` for other names."""
+    if optimizer not in ("sgd", "adamw") or schedule not in ("constant", "onecycle"):
+        raise ValueError(
+            f"optimizer: 'sgd' or 'adamw', schedule: 'constant' or 'onecycle'; got {optimizer!r}, {schedule!r}"
+        )
+    if optimizer == "sgd":
+        trainer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
+    else:
+        trainer = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if schedule == "constant":
+        return trainer, None
+    return trainer, torch.optim.lr_scheduler.OneCycleLR(trainer, max_lr=lr, total_steps=num_steps)
+
 
 # quick: about a minute on two cores from a random backbone (2 epochs of 60 batches). FCN-32s, seed 0, test mIoU
 # on the central validation crops: 0.692 after 2 epochs on the teaching dataset's version 3 (0.40 on version 2).
-_KEYS = "crop_size batch_size num_epochs lr wd momentum n_train n_val image_size num_workers".split()
+_KEYS = "crop_size batch_size num_epochs optimizer lr wd momentum schedule n_train n_val image_size num_workers".split()
 PROFILES = {  # settings in _KEYS' order
-    "quick": dict(zip(_KEYS, [(128, 160), 16, 2, 0.001, 1e-3, 0.9, 960, 96, (144, 192), 0])),
-    "full": dict(zip(_KEYS, [(320, 480), 32, 5, 0.001, 1e-3, 0.0, 1464, 1449, (375, 500), 4])),
+    "quick": dict(zip(_KEYS, [(128, 160), 16, 2, "sgd", 0.001, 1e-3, 0.9, "constant", 960, 96, (144, 192), 0])),
+    "full": dict(zip(_KEYS, [(320, 480), 32, 5, "sgd", 0.001, 1e-3, 0.0, "constant", 1464, 1449, (375, 500), 4])),
 }
 
 

@@ -118,11 +118,8 @@ def conv_transpose_output_size(
         out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
         if out < 1:
             made = out + 2 * p  # what the transposed convolution produces before the padding trims it
-            how = (
-                f"all {made} pixels the transposed convolution produces, leaving none (an empty output)"
-                if out == 0
-                else f"more than the {made} pixels the transposed convolution produces, leaving {out}"
-            )
+            lead, left = ("all", "none (an empty output)") if out == 0 else ("more than the", out)
+            how = f"{lead} {made} pixels the transposed convolution produces, leaving {left}"
             raise ValueError(f"padding{ax}={p} trims 2*{p} = {2 * p} pixels, {how}; use padding <= {(made - 1) // 2}.")
         result.append(out)
     return tuple(result) if any_pair else result[0]

@@ -4,6 +4,7 @@ matrices are all-reduced; only rank 0 reports and writes checkpoints."""
 
 from __future__ import annotations
 
+import copy
 import errno
 import io
 import math
@@ -252,10 +253,10 @@ def check_checkpoint_path(path: str | Path) -> Path:
     return path
 
 
-def save_checkpoint(path: str | Path, net: nn.Module, trainer=None, history: Sequence = (), scaler=None) -> Path:
-    """Save ``net`` (unwrapped from DataParallel/DDP), ``trainer``, ``scaler`` and ``history`` atomically (written
-    under a temporary name, then ``os.replace``: never half a file, and a previous checkpoint survives a failure).
-    ``OSError`` saying "disk full" when the disk fills up."""
+def save_checkpoint(path, net: nn.Module, trainer=None, history: Sequence = (), scaler=None, scheduler=None) -> Path:
+    """Save ``net`` (unwrapped from DataParallel/DDP), ``trainer``, ``scaler``, ``scheduler`` and ``history``
+    atomically (written under a temporary name, then ``os.replace``: never half a file, and a previous checkpoint
+    survives a failure). ``OSError`` saying "disk full" when the disk fills up."""
     path = Path(path).expanduser()
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +264,7 @@ def save_checkpoint(path: str | Path, net: nn.Module, trainer=None, history: Seq
     scaler = scaler.state_dict() if scaler is not None and scaler.is_enabled() else None
     state = dict(format=CHECKPOINT_FORMAT, model=_unwrap(net).state_dict(), optimizer=optimizer, scaler=scaler)
     state.update(optimizer_type=type(trainer).__name__ if trainer is not None else None)
+    state["scheduler"] = scheduler.state_dict() if scheduler is not None else None
     buffer = io.BytesIO()  # torch's own writer reports a full disk as "enforce fail at inline_container.cc"
     torch.save(dict(state, history=[dict(e) for e in history]), buffer)
     try:
@@ -282,8 +284,9 @@ def save_checkpoint(path: str | Path, net: nn.Module, trainer=None, history: Seq
 
 
 def read_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
-    """The dict a :func:`save_checkpoint` file holds (``format``, ``model``, ``optimizer``, ``scaler``, ``history``).
-    ``FileNotFoundError``; ``ValueError`` saying what the file is instead (empty, no torch file, a pickled net)."""
+    """The dict a :func:`save_checkpoint` file holds (``format``, ``model``, ``optimizer``, ``scaler``, ``scheduler``,
+    ``history``). ``FileNotFoundError``; ``ValueError`` saying what the file is instead (empty, no torch file, a
+    pickled net)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; train with checkpoint={str(path)!r} first")
@@ -307,12 +310,14 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = Fa
     return state
 
 
-def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any) -> None:
-    """``trainer`` takes the optimiser state in ``state`` but keeps its hyper-parameters (``lr``, ...);
-    ``ValueError`` when that state is another optimiser's (an SGD state in Adam: ``KeyError: 'step'`` later)."""
+def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any, keep_own: bool = True) -> None:
+    """``trainer`` takes the optimiser state in ``state`` but keeps its hyper-parameters (``lr``, ...) if ``keep_own``
+    (else the saved ones, which a schedule set, continue); ``ValueError`` when that state is another optimiser's (an
+    SGD state in Adam: ``KeyError: 'step'`` later). A learning-rate schedule's own settings are not compared."""
     saved, saved_type, own_type = state["optimizer"], state.get("optimizer_type"), type(trainer).__name__
     own = [{k: v for k, v in group.items() if k != "params"} for group in trainer.param_groups]
     flags = set("params initial_lr foreach maximize capturable differentiable fused decoupled_weight_decay".split())
+    flags |= {"max_lr", "min_lr", "base_momentum", "max_momentum"}  # OneCycleLR's
     theirs = {k for group in saved.get("param_groups", []) for k in group} - flags
     if saved_type not in (None, own_type) or theirs ^ (set(own[0]) - flags):
         raise ValueError(
@@ -321,13 +326,15 @@ def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any) -> None:
             "or start afresh with another checkpoint path (this one is kept)"
         )
     trainer.load_state_dict(saved)
-    for group, settings in zip(trainer.param_groups, own, strict=True):
-        group.update(settings)
+    if keep_own:
+        for group, settings in zip(trainer.param_groups, own, strict=True):
+            group.update(settings)
 
 
-def load_checkpoint(path: str | Path, net: nn.Module, trainer=None, scaler=None, map_location="cpu") -> History:
-    """Load a :func:`save_checkpoint` file into ``net`` (and ``trainer``, ``scaler``); return its History. The trainer
-    gets its saved state but keeps its own hyper-parameters (``lr``, ...). Raises FileNotFoundError, ValueError."""
+def load_checkpoint(path, net: nn.Module, trainer=None, scaler=None, map_location="cpu", scheduler=None) -> History:
+    """Load a :func:`save_checkpoint` file into ``net`` (and ``trainer``, ``scaler``, ``scheduler``); return its
+    History. The trainer gets its saved state but keeps its own hyper-parameters (``lr``, ...), unless a scheduler
+    is loaded too (the saved ones, which the schedule set, then continue). Raises FileNotFoundError, ValueError."""
     path = Path(path).expanduser()
     state = read_checkpoint(path, map_location)
     try:
@@ -337,10 +344,18 @@ def load_checkpoint(path: str | Path, net: nn.Module, trainer=None, scaler=None,
         raise ValueError(
             f"the checkpoint {path} holds another network ({str(err).splitlines()[0]} ...): {hint}"
         ) from err
+    saved_steps = (state.get("scheduler") or {}).get("total_steps")  # OneCycleLR's
+    if scheduler is not None and saved_steps not in (None, getattr(scheduler, "total_steps", saved_steps)):
+        raise ValueError(
+            f"{path} holds a learning-rate schedule of {saved_steps} steps and this run's has {scheduler.total_steps}"
+            ": resume with the epochs and batches per epoch of the run that saved it"
+        )
     if trainer is not None and state.get("optimizer") is not None:
-        _load_optimizer(path, state, trainer)
+        _load_optimizer(path, state, trainer, keep_own=scheduler is None or state.get("scheduler") is None)
     if scaler is not None and state.get("scaler") is not None:
         scaler.load_state_dict(state["scaler"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
     return History(state.get("history", []))
 
 
@@ -425,6 +440,7 @@ def train_epoch(
     channels_last: bool = False,
     reporters: Sequence[Any] = (),
     max_loss: float | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
     """One pass of :func:`train_batch` over ``train_iter``: ``{"loss" (per example), "train_acc", "examples",
     "train_seconds", "batches", "num_classes", "max_loss", "problem", "recent", "bad"}`` over all processes
@@ -432,7 +448,8 @@ def train_epoch(
     ``problem`` (the epoch then ends early): ``"images"`` (NaN or inf; on the CPU caught before the step), ``"nan"``
     (the loss), ``"exploded"`` (above ``max_loss``; None: :data:`EXPLOSION` times the first batch's, at least log C).
     Labels are checked at once on the CPU (and in the first batch), at the epoch's end on a GPU. Sums on the
-    device are float32 and int64 (MPS has no float64), read about once a second into float64 here."""
+    device are float32 and int64 (MPS has no float64), read about once a second into float64 here. ``scheduler``: a
+    ``torch.optim.lr_scheduler`` stepped after every batch (e.g. ``OneCycleLR``), or None."""
     if hasattr(sampler := getattr(train_iter, "sampler", None), "set_epoch"):
         sampler.set_epoch(epoch)
     start, batches, examples, seen, last_look = time.perf_counter(), 0, 0, 0, 0.0
@@ -458,6 +475,8 @@ def train_epoch(
             counts[2] += bad
         counts[3] += bad_images
         total, scores = _step(net, X, y, loss if batches else first_loss, trainer, scaler, amp_dtype)
+        if scheduler is not None:
+            scheduler.step()
         valid = y != ignore_index
         counts[:2] += torch.stack([((scores_to_labels(scores) == y) & valid).sum(), valid.sum()])
         window += total.float()
@@ -673,6 +692,7 @@ def train(
     progress: bool = True,
     reporter: Any = None,
     plot: bool = False,
+    scheduler: Any = None,
 ) -> History:
     """Train ``net`` for ``num_epochs`` epochs (resumed ones included), testing on ``test_iter`` after each.
     d2l.train_ch13's arguments; ``loss(scores, labels) -> [N]``, summed (other shapes are refused; None:
@@ -680,7 +700,8 @@ def train(
     ``trainer`` (None: d2l's ``SGD(lr=0.001, weight_decay=1e-3)``), ``devices`` (None: all GPUs in
     DataParallel, else the best device; a DDP net is used as it comes). ``checkpoint``: written after every good
     epoch and on Ctrl-C; ``resume`` continues from it; ``amp``: :func:`fcnlib.autocast_dtype`; ``progress``: a
-    :class:`TextReporter`; ``reporter``: more. Raises ``ValueError`` (also for a generator read more than once),
+    :class:`TextReporter`; ``reporter``: more; ``scheduler``: stepped after every batch (its state is saved and
+    resumed with the checkpoint). Raises ``ValueError`` (also for a generator read more than once),
     :class:`TrainingDiverged` (an exploded, NaN or infinite loss, NaN images: no checkpoint is written then)."""
     _check_train_args(net, num_epochs, plot, resume, checkpoint)
     rank0, checkpoint = not _distributed() or dist.get_rank() == 0, checkpoint and Path(checkpoint).expanduser()
@@ -693,7 +714,7 @@ def train(
     scaler = torch.amp.GradScaler(devices[0].type, enabled=amp_dtype == torch.float16)
     history = History(devices=devices)
     if resume and Path(checkpoint).is_file():
-        history = load_checkpoint(checkpoint, net, trainer, scaler, map_location=devices[0])
+        history = load_checkpoint(checkpoint, net, trainer, scaler, devices[0], scheduler)
         history.devices = devices
     _check_reusable({"train_iter": train_iter, "test_iter": test_iter}, num_epochs - len(history))
     extra = [] if reporter is None else list(reporter) if isinstance(reporter, (list, tuple)) else [reporter]
@@ -701,9 +722,10 @@ def train(
     _report(reporters, "on_train_begin", num_epochs, num_batches, history)
     loss = loss if loss is not None else partial(per_example_cross_entropy, ignore_index=ignore_index)
     step = dict(ignore_index=ignore_index, channels_last=use_cl, scaler=scaler, amp_dtype=amp_dtype)
-    step.update(reporters=reporters, max_loss=None)
+    step.update(reporters=reporters, max_loss=None, scheduler=scheduler)
     test = dict(ignore_index=ignore_index, channels_last=use_cl, amp=amp)
     cudnn_benchmark, completed, epoch = torch.backends.cudnn.benchmark, False, len(history)
+    at_start = scheduler and copy.deepcopy(scheduler.state_dict())  # the schedule where the running epoch began
     torch.backends.cudnn.benchmark = cudnn_benchmark or devices[0].type == "cuda"  # fixed crops: cuDNN picks once
     try:
         for epoch in range(len(history), num_epochs):
@@ -716,15 +738,20 @@ def train(
                 raise _diverged(problem, epoch, stats, trainer, checkpoint, history, net)
             entry = _epoch_entry(epoch, stats, model, test_iter, num_classes, devices[0], test)
             history.append(dict(entry, seconds=time.perf_counter() - start))
+            at_start = scheduler and copy.deepcopy(scheduler.state_dict())
             if checkpoint is not None and rank0:
-                save_checkpoint(checkpoint, net, trainer, history, scaler)
+                save_checkpoint(checkpoint, net, trainer, history, scaler, scheduler)
             _report(reporters, "on_epoch_end", history)
         completed = True
     except KeyboardInterrupt:  # save the weights if finite (resume=True repeats the interrupted epoch from them)
         if rank0:
             message = f"training interrupted during epoch {epoch + 1}; {len(history)} epochs completed"
             if checkpoint is not None and _finite_weights(net):
-                save_checkpoint(checkpoint, net, trainer, history, scaler)
+                if at_start is not None:  # the schedule, like the epoch, starts again from the epoch's start
+                    scheduler.load_state_dict(at_start)
+                    for group, lr in zip(trainer.param_groups, scheduler.get_last_lr()):
+                        group["lr"] = lr
+                save_checkpoint(checkpoint, net, trainer, history, scaler, scheduler)
                 message += f", saved to {checkpoint} (resume=True continues)"
             print(message, file=sys.stderr)
     finally:

@@ -470,10 +470,8 @@ def epoch_view(epoch: int, epochs=(), predictions=(), images=None, targets=None,
     accs = [float((p == targets)[labelled].float().mean()) for p in preds]
     changed = float((preds[i] != preds[i - 1]).float().mean()) if i else 0.0
     lines = [f"{_after(epoch)}: {accs[i]:.1%} of the labelled pixels of these {len(targets)} test images right"]
-    if i:
-        lines[0] += (
-            f"; {changed:.1%} of their pixels changed class since {_after(epochs[i - 1]).removeprefix('after ')}"
-        )
+    since = _after(epochs[i - 1]).removeprefix("after ")
+    lines[0] += f"; {changed:.1%} of their pixels changed class since {since}" if i else ""
     lines.append("share right by epoch: " + ", ".join(f"{e}: {a:.1%}" for e, a in zip(epochs, accs)))
     lines.append("mostly missed (under half of its pixels right): " + _missed(preds[i], targets, classes))
     rows = {_after(epochs[0]): preds[0]} | ({_after(epoch): preds[i]} if i else {})
@@ -517,12 +515,8 @@ def skip_scale_view(scale: float = 1.0, net=None, image=None, target=None, class
     three label maps together."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
         raise ValueError(f"scale must be a number in [0, 1], got {scale!r}")
-    if not (
-        isinstance(image, Tensor)
-        and image.dim() == 3
-        and isinstance(target, Tensor)
-        and target.shape == image.shape[1:]
-    ):
+    given = isinstance(image, Tensor) and image.dim() == 3 and isinstance(target, Tensor)
+    if not (given and target.shape == image.shape[1:]):
         raise ValueError("give image [3, H, W] (normalised) and target [H, W] of the same size")
     x = image[None].to(next(net.parameters()).device) if isinstance(net, torch.nn.Module) else image[None]
     pred0, pred = (scaled_skip_scores(net, x, s)[0].argmax(0).cpu() for s in (0.0, float(scale)))

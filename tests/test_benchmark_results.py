@@ -47,8 +47,10 @@ def test_the_result_names_a_command_its_script_accepts(name):
 @pytest.mark.parametrize("name", COMMITTED)
 def test_the_result_was_made_with_the_quick_profile_of_today(name):
     P, settings = fcnlib.profile("quick"), _load(name)["settings"]
-    now = dict(crop_size=list(P.crop_size), batch_size=P.batch_size, lr=P.lr, wd=P.wd, momentum=P.momentum)
-    then = {key: settings[key] for key in now}
+    now = dict(crop_size=list(P.crop_size), batch_size=P.batch_size, **P.recipe)
+    constant_sgd = dict(optimizer="sgd", schedule="constant")  # what results that name no optimiser were made with
+    then = {key: settings.get(key, constant_sgd.get(key)) for key in now}
+    then["optimizer"] = then["optimizer"].lower()  # init_and_lr.json spells it "SGD"
     assert then == now, f"benchmarks/results/{name}.json is stale (made with {then}): rerun its command"
     assert settings.get("num_epochs", settings.get("ch4_epochs")) == P.num_epochs and settings["data"] == "synthetic"
 
@@ -82,3 +84,27 @@ def test_reading_a_script_leaves_the_environment_alone():
     before = dict(os.environ)
     _script("skip_seeds")
     assert dict(os.environ) == before
+
+
+def test_recipe_search_compares_with_todays_recipe_over_three_seeds(capsys):
+    stored, P = _load("recipe"), fcnlib.profile("quick")
+    old = stored["old"]["settings"]
+    assert (old["optimizer"], old["lr"], old["momentum"], old["wd"], old["schedule"]) == (
+        "sgd",
+        0.001,
+        0.9,
+        1e-3,
+        "constant",
+    )
+    assert (old["batch"], old["crop"], old["ch4_epochs"]) == (16, [128, 160], 2)  # the quick profile before the search
+    for name in ("old", "sgd-onecycle-1e-2-b4", "adamw-onecycle-3e-3-b4"):
+        runs = stored[name]["seeds"]
+        assert sorted(runs, key=int) == ["0", "1", "2"], name
+        for run in runs.values():
+            assert 0 < run["FCN-8s, chapter 6"]["boundary"] < run["FCN-8s, chapter 6"]["miou"] < 1
+            assert shlex.split(run["command"])[:2] == ["python", "benchmarks/recipe.py"]
+    recipes = {k: v for k, v in stored.items() if not k.startswith("_")}  # "_timing": --timing's runs
+    _script("recipe").report(recipes)
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 + sum(1 for v in recipes.values() if v["seeds"])
+    assert P.num_epochs == old["ch4_epochs"] and list(P.crop_size) == old["crop"]

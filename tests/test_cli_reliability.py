@@ -409,3 +409,21 @@ def test_the_advice_for_a_missing_voc_folder_works(tmp_path, capsys, monkeypatch
         subprocess.run([sys.executable, "-c", command], env=env, cwd=tmp_path, check=True, capture_output=True)
     assert main([str(a) for a in argv]) == 0
     assert "Using Pascal VOC2012" in capsys.readouterr().out
+
+
+def test_train_takes_an_optimiser_and_a_one_cycle_schedule(root, tmp_path, capsys):
+    path = tmp_path / "fcn.pt"
+    argv = ["train", "--data-root", root, *SIZE, *SMALL, "--checkpoint", path]
+    argv += ["--optimizer", "adamw", "--schedule", "onecycle", "--lr", "0.003"]
+    assert main([str(a) for a in [*argv, "--epochs", "2"]]) == 0
+    assert "adamw lr 0.003 (onecycle)" in capsys.readouterr().out
+    state = training.read_checkpoint(path)
+    assert state["optimizer_type"] == "AdamW"
+    assert (state["scheduler"]["total_steps"], state["scheduler"]["last_epoch"]) == (2 * 3, 2 * 3)  # --max-steps 3
+    reference = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=0.003)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(reference, 0.003, total_steps=6)
+    for _ in range(6):
+        reference.step(), schedule.step()
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(schedule.get_last_lr()[0])
+    err = _fails([*argv, "--epochs", "3", "--resume"], capsys, status=1)
+    assert "schedule of 6 steps and this run's has 9: resume with the epochs" in err

@@ -466,8 +466,12 @@ def test_comparison_settings_and_table() -> None:
 
     quick = fcnlib.profile("quick", device=torch.device("cpu"))
     full = fcnlib.profile("full", device=torch.device("cpu"))
-    assert comparison_settings(quick) == dict(seed=0, optimizer="sgd", lr=quick.lr, wd=quick.wd, momentum=0.9)
-    assert comparison_settings(full, seed=3) == dict(seed=3, optimizer="sgd", lr=full.lr, wd=full.wd, momentum=0.0)
+    assert comparison_settings(quick) == dict(
+        seed=0, optimizer="sgd", lr=quick.lr, wd=quick.wd, momentum=0.9, schedule="constant"
+    )
+    assert comparison_settings(full, seed=3) == dict(
+        seed=3, optimizer="sgd", lr=full.lr, wd=full.wd, momentum=0.0, schedule="constant"
+    )
     # Table 2 of the CVPR 2015 paper, as printed there.
     assert PAPER_TABLE2["FCN-8s"] == dict(pixel_acc=90.3, mean_acc=75.9, miou=62.7, fw_iou=83.2)
     table = comparison_table(

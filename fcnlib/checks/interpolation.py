@@ -149,11 +149,9 @@ def check_tent(answer: Mapping, kernel_size: int = 8) -> dict:
         return truth
     right_taps = len(got_taps) == kernel_size and all(abs(a - b) < 0.01 for a, b in zip(got_taps, truth["taps"]))
     taps = [round(v, 4) for v in truth["taps"]]
-    if got_factor == factor and right_taps:
-        say("tent.right", k=kernel_size, factor=factor, taps=taps)
-    else:
-        shown = {"got_factor": _shown(answer["factor"]), "got_taps": _shown(answer["taps"])}
-        say("tent.wrong", k=kernel_size, factor=factor, taps=taps, **shown)
+    shown = {"got_factor": _shown(answer["factor"]), "got_taps": _shown(answer["taps"])}
+    key = "tent.right" if got_factor == factor and right_taps else "tent.wrong"
+    say(key, k=kernel_size, factor=factor, taps=taps, **shown)
     return truth
 
 
@@ -185,9 +183,7 @@ def check_kernel_for_stride(
         say("kernel_stride.form", name=unreadable[0], got=_shown(answers[unreadable[0]]))
         return truth
     matching = upsampling_params(stride)[0]
-    if all(g - {matching} == set(truth[name]) for g, name in zip(got.values(), ("flat", "bright"))):
-        say("kernel_stride.right", stride=stride, **truth)
-    else:
-        shown = {"got_flat": _shown(keep_flat), "got_bright": _shown(keep_brightness)}
-        say("kernel_stride.wrong", stride=stride, **truth, **shown)
+    right = all(g - {matching} == set(truth[name]) for g, name in zip(got.values(), ("flat", "bright")))
+    shown = {"got_flat": _shown(keep_flat), "got_bright": _shown(keep_brightness)}
+    say("kernel_stride.right" if right else "kernel_stride.wrong", stride=stride, **truth, **shown)
     return truth

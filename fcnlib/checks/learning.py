@@ -82,8 +82,5 @@ def check_dice(dice: Callable[[torch.Tensor], Any], n: torch.Tensor) -> list[flo
         )
     except (TypeError, ValueError, RuntimeError):
         right = False
-    if right:
-        say("dice.right", expected=expected)
-    else:
-        say("dice.wrong", answer=yours, expected=expected)
+    say("dice.right" if right else "dice.wrong", answer=yours, expected=expected)
     return expected

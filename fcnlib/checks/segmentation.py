@@ -50,12 +50,8 @@ def check_mask_box(answer: Any, mask: Tensor) -> tuple[int, int, int, int]:
     import torchvision
 
     expected = tuple(int(v) for v in torchvision.ops.masks_to_boxes(mask[None])[0])
-    if answer is None:
-        say("mask_box.unwritten")
-    elif _ints(answer) == expected:
-        say("mask_box.right", expected=expected)
-    else:
-        say("mask_box.wrong", answer=answer, expected=expected)
+    key = "unwritten" if answer is None else "right" if _ints(answer) == expected else "wrong"
+    say(f"mask_box.{key}", answer=answer, expected=expected)
     return expected
 
 
@@ -79,12 +75,9 @@ def check_otsu(answer: Any, hist: Tensor) -> int:
     scores = {t: _within_class_variance(hist, t) for t in range(1, len(hist))}
     expected = min(scores, key=scores.get)
     given = _ints([answer]) if answer is not None else None
-    if answer is None:
-        say("otsu.unwritten", expected=expected)
-    elif given is not None and given[0] in scores and scores[given[0]] <= scores[expected] * (1 + 1e-9):
-        say("otsu.right", expected=expected)
-    else:
-        say("otsu.wrong", answer=answer, expected=expected)
+    right = given is not None and given[0] in scores and scores[given[0]] <= scores[expected] * (1 + 1e-9)
+    key = "unwritten" if answer is None else "right" if right else "wrong"
+    say(f"otsu.{key}", answer=answer, expected=expected)
     return expected
 
 

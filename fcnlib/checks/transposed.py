@@ -90,10 +90,8 @@ def check_net_output_size(answer: Any, net: nn.Module, size: Sequence[int]) -> t
         say("net_size.unanswered")
     elif _ints(answer, 2) is None:
         say("net_size.malformed", answer=answer)
-    elif _ints(answer, 2) == truth:
-        say("net_size.right", truth=truth, size=tuple(size))
     else:
-        say("net_size.wrong", truth=truth, size=tuple(size))
+        say("net_size.right" if _ints(answer, 2) == truth else "net_size.wrong", truth=truth, size=tuple(size))
     return truth
 
 

@@ -98,10 +98,8 @@ def upload_bytes(value: object) -> bytes | None:
     try:
         return bytes(files[0]["content"])
     except (TypeError, KeyError, IndexError) as err:
-        got = f"{type(value).__name__} {str(value)[:60]}"
-        raise ValueError(
-            f"not a FileUpload value (got {got}); pass upload.value, a path or an image file's bytes"
-        ) from err
+        msg = f"not a FileUpload value (got {type(value).__name__} {str(value)[:60]})"
+        raise ValueError(f"{msg}; pass upload.value, a path or an image file's bytes") from err
 
 
 def read_photo(source: object, max_side: int | None = 640) -> Tensor | None:

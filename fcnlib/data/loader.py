@@ -161,16 +161,12 @@ def load_data_voc(
     check_int(batch_size, "batch_size", 1)
     crop = as_pair(crop_size, "crop_size", 1)
     root = default_root() if root is None else Path(root).expanduser()
-    voc_dir, note = _find_or_download(root, download)
-    if voc_dir is None:
-        voc_dir, note = _teaching_dataset(root, n_train, n_val, image_size, seed, note)
-    else:
-        note = ""
+    voc_dir, why = _find_or_download(root, download)
+    voc_dir, note = _teaching_dataset(root, n_train, n_val, image_size, seed, why) if voc_dir is None else (voc_dir, "")
     train_set = VOCDataset(voc_dir, "train", crop_size=crop, flip=flip, preload=preload)
     test_set = VOCDataset(voc_dir, "val", crop_size=crop, preload=preload)
-    what = {"VOC2012": "Pascal VOC2012", "synthetic": "the generated teaching dataset"}.get(
-        train_set.source, f"a VOC-format dataset ({train_set.source})"
-    )
+    names = {"VOC2012": "Pascal VOC2012", "synthetic": "the generated teaching dataset"}
+    what = names.get(train_set.source, f"a VOC-format dataset ({train_set.source})")
     print(f"Using {what} at {shown_path(voc_dir)}: {len(train_set)} train and {len(test_set)} val images{note}")
     if len(train_set) < batch_size:
         raise ValueError(
@@ -191,8 +187,7 @@ def _weights_summary() -> str:
     """Where the backbone's weights will come from (see :func:`fcnlib.weights.load_imagenet_backbone`)."""
     path = imagenet_weights_path()
     if path.is_file():
-        problem = _hash_problem(path)
-        if problem is None:
+        if (problem := _hash_problem(path)) is None:
             return f"ImageNet weights, cached at {shown_path(path)} and checked"
         return f"a random backbone: the cached ImageNet weights at {shown_path(path)} are damaged ({problem})"
     if offline_setting():
@@ -213,11 +208,8 @@ def run_summary(P: Profile | None = None, root: str | Path | None = None) -> str
         data = f"VOC2012 found at {shown_path(voc_dir)} ({sizes} images)"
     elif why == _DOWNLOAD:
         because = "FCNLIB_DATA=voc" if data_choice_setting() == "voc" else f"the {P.name} profile"
-        archive = (root / VOC_TAR_NAME).is_file()
-        data = (
-            f"VOC2012 will be {'checked and extracted from its archive' if archive else 'downloaded (2 GB)'} into "
-            f"{shown_path(root)} ({because}); if no mirror answers, the teaching dataset"
-        )
+        how = "checked and extracted from its archive" if (root / VOC_TAR_NAME).is_file() else "downloaded (2 GB)"
+        data = f"VOC2012 will be {how} into {shown_path(root)} ({because}); if no mirror answers, the teaching dataset"
     else:
         h, w = P.image_size
         data = f"the teaching dataset, {P.n_train} train + {P.n_val} val images of {h}x{w} ({why})"

@@ -50,8 +50,7 @@ def show_errors(
     colours, and its :func:`error_map`; ``titles`` over the columns; a legend of the classes (void included) that
     cover at least ``min_pixels`` pixels in all the label maps together (fewer cannot be seen), and one of the error
     colours. ValueError when the counts differ or N is 0."""
-    images = _as_list(images, 3)
-    preds, targets = _as_list(preds, 2), _as_list(targets, 2)
+    images, preds, targets = _as_list(images, 3), _as_list(preds, 2), _as_list(targets, 2)
     if not images or len(preds) != len(images) or len(targets) != len(images):
         raise ValueError(f"need one prediction and one target per image: {len(images)}, {len(preds)}, {len(targets)}")
     names, cmap = _palette(classes, colormap)

@@ -20,8 +20,7 @@ from ..upsampling import bilinear_kernel, checkerboard, conv_matrix, overlap_map
 from ._common import image_array
 
 __all__ = ["plot_kernel", "plot_kernel_profile", "plot_scatter", "plot_scatter_steps", "plot_overlap"]
-__all__ += ["plot_conv_matrix", "plot_resize_vs_transposed", "show_images_side_by_side"]
-__all__ += ["plot_overlaps"]
+__all__ += ["plot_conv_matrix", "plot_resize_vs_transposed", "show_images_side_by_side", "plot_overlaps"]
 
 
 def _new_axes(ncols: int, figsize: tuple[float, float], **kw) -> np.ndarray:
@@ -128,10 +127,9 @@ def plot_scatter(x, kernel, stride=1, padding=0, output_padding=0, dilation=1, s
     for ax, t, name, cmap in ((axes[0], x, "input", "Blues"), (axes[1], kernel, "kernel", "Greens")):
         title = f"{name} {t.shape[0]}x{t.shape[1]}"
         draw_grid(ax, t, title, cmap, vmin=min(0.0, float(t.min())), vmax=max(float(t.max()) * 1.6, 1e-6))
-    if s.index is not None:
-        draw_box(axes[0], *s.index, 1, 1, lw=2.5)
     what = "nothing added yet"
     if s.index is not None:
+        draw_box(axes[0], *s.index, 1, 1, lw=2.5)
         what = f"pixel {s.index} adds {_number(float(x[s.index]))} x kernel to the red cells"
     vmax = max(float(scatter_step(x, kernel, None, *conv).canvas.max()), 1e-6)
     draw_grid(axes[2], s.canvas, f"step {s.step}/{s.num_steps}: {what}", "magma", 0, vmax, outline=s.footprint)

@@ -27,8 +27,7 @@ def _array(x: Any) -> np.ndarray:
 
 def _no_ticks(axes) -> None:
     for ax in np.ravel(axes):
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
 
 
 def show_detector(image, score, label, names=("background", "cross")):
@@ -86,10 +85,8 @@ def show_binary_predictions(truth, predictions: Mapping[str, Any]):
         ax.imshow(_array(pred).astype(float), cmap=_FILL, vmin=0, vmax=1, interpolation="nearest")
         ax.contour(truth, levels=[0.5], colors="red", linewidths=1)
         ax.set_title(title)
-    handles = [
-        Patch(facecolor=_FILL(v), edgecolor="0.5", label=n)
-        for v, n in ((1, "predicted object"), (0, "predicted background"))
-    ]
+    fills = ((1, "predicted object"), (0, "predicted background"))
+    handles = [Patch(facecolor=_FILL(v), edgecolor="0.5", label=n) for v, n in fills]
     handles.append(Line2D([], [], color="red", label="true outline"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
     _no_ticks(axes)

@@ -54,8 +54,7 @@ def _as_list(items: Any, item_dims: int) -> list[Any]:
 
 
 def _handles(label_maps: Sequence[np.ndarray], names: list[str], colormap: np.ndarray) -> list[Patch]:
-    """A legend patch per class that occurs in the label maps, then void (255) if it occurs (unknown indices left
-    out)."""
+    """A legend patch per class in the label maps, then void (255) if it occurs (unknown indices left out)."""
     found = set().union(*[np.unique(m).tolist() for m in label_maps])
     present = sorted(found & set(range(len(colormap))))
     handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c]) for c in present]
