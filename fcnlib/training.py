@@ -350,6 +350,11 @@ def load_checkpoint(path, net: nn.Module, trainer=None, scaler=None, map_locatio
             f"{path} holds a learning-rate schedule of {saved_steps} steps and this run's has {scheduler.total_steps}"
             ": resume with the epochs and batches per epoch of the run that saved it"
         )
+    if scheduler is not None and state.get("scheduler") is None and state.get("history"):
+        raise ValueError(
+            f"{path} was trained without a learning-rate schedule: resume it without one (on the command line:"
+            " --schedule constant), or start a new run"
+        )
     if trainer is not None and state.get("optimizer") is not None:
         _load_optimizer(path, state, trainer, keep_own=scheduler is None or state.get("scheduler") is None)
     if scaler is not None and state.get("scaler") is not None:

@@ -427,3 +427,8 @@ def test_train_takes_an_optimiser_and_a_one_cycle_schedule(root, tmp_path, capsy
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(schedule.get_last_lr()[0])
     err = _fails([*argv, "--epochs", "3", "--resume"], capsys, status=1)
     assert "schedule of 6 steps and this run's has 9: resume with the epochs" in err
+    constant = ["train", "--data-root", root, *SIZE, *SMALL, "--checkpoint", tmp_path / "constant.pt"]
+    assert main([str(a) for a in [*constant, "--epochs", "1"]]) == 0
+    err = _fails([*constant, "--epochs", "2", "--resume", "--schedule", "onecycle"], capsys, status=1)
+    assert "trained without a learning-rate schedule: resume it without one (on the command line: --schedule" in err
+    assert main([str(a) for a in [*constant, "--epochs", "2", "--resume", "--schedule", "constant"]]) == 0

@@ -177,3 +177,13 @@ def test_resume_refuses_a_one_cycle_schedule_of_another_length(tmp_path):
     with pytest.raises(ValueError, match="schedule of 10 steps and this run's has 15: resume with the epochs"):
         run(3, checkpoint=path, resume=True)  # one more epoch than the schedule was built for
     assert path.read_bytes() == before
+
+
+def test_resume_refuses_to_start_a_schedule_in_the_middle_of_a_run(tmp_path):
+    path, net = tmp_path / "ck.pt", tiny_net()
+    trainer = torch.optim.SGD(net.parameters(), lr=0.5)
+    train(net, tiny_data(), None, None, trainer, 1, CPU, checkpoint=path, progress=False)  # a constant rate
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(trainer, 0.5, total_steps=10)
+    with pytest.raises(ValueError, match="trained without a learning-rate schedule: resume it without one"):
+        train(net, tiny_data(), None, None, trainer, 2, CPU, checkpoint=path, resume=True, scheduler=scheduler)
+    assert len(train(net, tiny_data(), None, None, trainer, 2, CPU, checkpoint=path, resume=True, progress=False)) == 2
