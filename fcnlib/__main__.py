@@ -127,16 +127,19 @@ def train(args, parser) -> int:
                 net = net.to(memory_format=torch.channels_last)  # before DDP builds its gradient buckets
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         if rank == 0:
-            (h, w), how = args.crop_size, f"{args.optimizer} lr {args.lr} ({args.schedule}), momentum {args.momentum}"
+            beta = {"sgd": f"momentum {args.momentum}", "adamw": "betas (0.9, 0.999)"}[args.optimizer]
+            if args.schedule == "onecycle":  # OneCycleLR moves SGD's momentum or Adam's beta1 with the rate
+                beta = {"sgd": "momentum", "adamw": "beta1"}[args.optimizer] + " from 0.95 to 0.85 and back"
+            (h, w), how = args.crop_size, f"{args.optimizer} lr {args.lr} ({args.schedule}), {beta}"
             run = f"batch {args.batch_size} each, crops {h}x{w}, {args.epochs} epochs, {how}, wd {args.weight_decay}"
             print(f"FCN-{args.variant} on {device.type} x {world} process(es): {run}; {len(train_iter)} steps/epoch")
         kwargs = dict(checkpoint=args.checkpoint, resume=args.resume, scheduler=scheduler)
         try:
             history = fcnlib.train(net, train_iter, test_iter, None, trainer, args.epochs, [device], **kwargs)
         except TrainingDiverged as err:
-            lower = f"run again with a lower --lr (e.g. {args.lr / 10:g})" + (
-                " and --resume" if args.checkpoint else ""
-            )
+            # a constant rate can change on --resume; a schedule cannot, and --overwrite meant a fresh run
+            again = " and --resume" if args.schedule == "constant" and not args.overwrite else " and --overwrite"
+            lower = f"run again with a lower --lr (e.g. {args.lr / 10:g})" + (again if args.checkpoint else "")
             parser.exit(1, f"{parser.prog}: error: {err}\nOn the command line: {lower}\n")
         if len(history) < args.epochs:  # Ctrl-C: train saved what it could and said so
             again = "the same command with --resume continues" if args.checkpoint else "nothing saved (no --checkpoint)"
@@ -178,9 +181,8 @@ def _check_fit(args, parser, classes: int, variant: str) -> None:
     other = getattr(args, "variant", variant) != variant
     if classes != len(args.classes) or other:
         fit = ", --data synthetic (the teaching dataset's 7 classes)" if classes == len(data.SYNTHETIC_CLASSES) else ""
-        asked = f"--data {args.data} has {len(args.classes)}" + (
-            f" and --variant {args.variant} was asked" if other else ""
-        )
+        also = f" and --variant {args.variant} was asked" if other else ""
+        asked = f"--data {args.data} has {len(args.classes)}{also}"
         parser.error(
             f"--checkpoint {args.checkpoint} holds an FCN-{variant} of {classes} classes, but {asked}: use "
             f"{f'--variant {variant} and ' if other else ''}the data it was trained on{fit}, or train one for this "
@@ -212,9 +214,8 @@ def _outputs(args, parser) -> list[tuple[Path, Path, Path]]:
         if not path.is_file():
             parser.error(f"no image at {path}; give paths of JPEG or PNG files")
         if (other := stems.setdefault(path.stem, path)) != path:
-            parser.error(
-                f"{other} and {path} would both write {path.stem}_label.png; predict them into two --out folders"
-            )
+            both = f"{other} and {path} would both write {path.stem}_label.png"
+            parser.error(f"{both}; predict them into two --out folders")
         jobs.append((path, out / f"{path.stem}_label.png", out / f"{path.stem}_overlay.png"))
     there = [p for job in jobs for p in job[1:] if p.exists()]
     if there and not args.overwrite:

@@ -88,13 +88,10 @@ def make_trainer(
         raise ValueError(
             f"optimizer: 'sgd' or 'adamw', schedule: 'constant' or 'onecycle'; got {optimizer!r}, {schedule!r}"
         )
-    if optimizer == "sgd":
-        trainer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
-    else:
-        trainer = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    if schedule == "constant":
-        return trainer, None
-    return trainer, torch.optim.lr_scheduler.OneCycleLR(trainer, max_lr=lr, total_steps=num_steps)
+    kind, extra = (torch.optim.SGD, dict(momentum=momentum)) if optimizer == "sgd" else (torch.optim.AdamW, {})
+    trainer = kind(params, lr=lr, weight_decay=wd, **extra)
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR
+    return trainer, None if schedule == "constant" else one_cycle(trainer, max_lr=lr, total_steps=num_steps)
 
 
 # quick: about a minute on two cores from a random backbone (2 epochs of 60 batches). FCN-32s, seed 0, test mIoU

@@ -331,10 +331,28 @@ def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any, keep_own: b
             group.update(settings)
 
 
+def _check_schedule(path: Path, state: dict[str, Any], trainer: Any, scheduler: Any) -> None:
+    """A run resumes with the schedule it was saved with (or none, as saved): ``ValueError`` saying what differs."""
+
+    def schedule(steps: Any, groups: list[dict]) -> str:
+        peaks, decays = sorted({g.get("max_lr") for g in groups}), sorted({g.get("weight_decay") for g in groups})
+        return f"a learning-rate schedule of {steps} steps peaking at {peaks} with weight decay {decays}"
+
+    saved, groups = state.get("scheduler"), (state.get("optimizer") or {}).get("param_groups", [])
+    then = None if saved is None else schedule(saved.get("total_steps"), groups)
+    now = None if scheduler is None else schedule(getattr(scheduler, "total_steps", None), trainer.param_groups)
+    if state.get("history") and then != now:
+        raise ValueError(
+            f"{path} was trained with {then or 'a constant learning rate'} and this run has {now or 'a constant one'}"
+            ": resume with the settings of the run that saved it (on the command line: the same --schedule, --lr,"
+            " --weight-decay, --epochs, --max-steps and --batch-size), or start a new run"
+        )
+
+
 def load_checkpoint(path, net: nn.Module, trainer=None, scaler=None, map_location="cpu", scheduler=None) -> History:
     """Load a :func:`save_checkpoint` file into ``net`` (and ``trainer``, ``scaler``, ``scheduler``); return its
     History. The trainer gets its saved state but keeps its own hyper-parameters (``lr``, ...), unless a scheduler
-    is loaded too (the saved ones, which the schedule set, then continue). Raises FileNotFoundError, ValueError."""
+    is loaded too (the saved one's, which it set, then continue). Raises FileNotFoundError, ValueError."""
     path = Path(path).expanduser()
     state = read_checkpoint(path, map_location)
     try:
@@ -344,19 +362,9 @@ def load_checkpoint(path, net: nn.Module, trainer=None, scaler=None, map_locatio
         raise ValueError(
             f"the checkpoint {path} holds another network ({str(err).splitlines()[0]} ...): {hint}"
         ) from err
-    saved_steps = (state.get("scheduler") or {}).get("total_steps")  # OneCycleLR's
-    if scheduler is not None and saved_steps not in (None, getattr(scheduler, "total_steps", saved_steps)):
-        raise ValueError(
-            f"{path} holds a learning-rate schedule of {saved_steps} steps and this run's has {scheduler.total_steps}"
-            ": resume with the epochs and batches per epoch of the run that saved it"
-        )
-    if scheduler is not None and state.get("scheduler") is None and state.get("history"):
-        raise ValueError(
-            f"{path} was trained without a learning-rate schedule: resume it without one (on the command line:"
-            " --schedule constant), or start a new run"
-        )
+    _check_schedule(path, state, trainer, scheduler)
     if trainer is not None and state.get("optimizer") is not None:
-        _load_optimizer(path, state, trainer, keep_own=scheduler is None or state.get("scheduler") is None)
+        _load_optimizer(path, state, trainer, keep_own=scheduler is None)
     if scaler is not None and state.get("scaler") is not None:
         scaler.load_state_dict(state["scaler"])
     if scheduler is not None and state.get("scheduler") is not None:

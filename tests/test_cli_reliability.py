@@ -355,10 +355,18 @@ def test_resuming_another_variant_or_classes_says_what_to_run(root, checkpoint, 
     assert saved.read_bytes() != checkpoint.read_bytes()
 
 
-def test_divergence_and_memory_end_with_advice_for_the_command_line(root, tmp_path, capsys, monkeypatch):
+def test_divergence_and_memory_end_with_advice_for_the_command_line(root, checkpoint, tmp_path, capsys, monkeypatch):
     argv = ["train", "--data-root", root, *SIZE, *SMALL, "--epochs", "1", "--lr", "1e12"]
     err = _fails(argv, capsys, status=1)
     assert "On the command line: run again with a lower --lr (e.g. 1e+11)" in err  # after train's own message
+    kept = tmp_path / "earlier.pt"  # another run's checkpoint, kept when this one diverges at once
+    kept.write_bytes(checkpoint.read_bytes())
+    ways = [(["--checkpoint", kept, "--overwrite"], "--overwrite"), (["--checkpoint", tmp_path / "new.pt"], "--resume")]
+    ways += [(["--checkpoint", tmp_path / "new.pt", "--schedule", "onecycle"], "--overwrite")]  # a schedule restarts
+    for more, advice in ways:
+        err = _fails([*argv, *more], capsys, status=1)
+        assert f"On the command line: run again with a lower --lr (e.g. 1e+11) and {advice}\n" in err, more
+    assert kept.read_bytes() == checkpoint.read_bytes()
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -426,9 +434,16 @@ def test_train_takes_an_optimiser_and_a_one_cycle_schedule(root, tmp_path, capsy
         reference.step(), schedule.step()
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(schedule.get_last_lr()[0])
     err = _fails([*argv, "--epochs", "3", "--resume"], capsys, status=1)
-    assert "schedule of 6 steps and this run's has 9: resume with the epochs" in err
+    assert (
+        "schedule of 6 steps peaking at [0.003] with weight decay [0.001] and this run has a learning-rate schedule of 9"
+        in err
+    )
+    assert (
+        "(on the command line: the same --schedule, --lr, --weight-decay, --epochs, --max-steps and --batch-size)"
+        in err
+    )
     constant = ["train", "--data-root", root, *SIZE, *SMALL, "--checkpoint", tmp_path / "constant.pt"]
     assert main([str(a) for a in [*constant, "--epochs", "1"]]) == 0
     err = _fails([*constant, "--epochs", "2", "--resume", "--schedule", "onecycle"], capsys, status=1)
-    assert "trained without a learning-rate schedule: resume it without one (on the command line: --schedule" in err
+    assert "trained with a constant learning rate and this run has a learning-rate schedule of 6 steps" in err
     assert main([str(a) for a in [*constant, "--epochs", "2", "--resume", "--schedule", "constant"]]) == 0

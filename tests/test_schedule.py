@@ -163,20 +163,31 @@ def test_ctrl_c_mid_epoch_then_resume_runs_the_whole_schedule_once(tmp_path):
     assert before[:5] + after == pytest.approx(straight)  # the same rate at every step as a run never stopped
 
 
-def test_resume_refuses_a_one_cycle_schedule_of_another_length(tmp_path):
+def test_resume_refuses_another_schedule_than_the_saved_one(tmp_path):
     path = tmp_path / "ck.pt"
 
-    def run(epochs, **kwargs):
+    def run(epochs, lr=0.5, wd=0.0, schedule=True, **kwargs):
         net = tiny_net()
-        trainer = torch.optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(trainer, 0.5, total_steps=5 * epochs)
+        trainer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(trainer, lr, total_steps=5 * epochs) if schedule else None
         return train(net, tiny_data(), None, None, trainer, epochs, CPU, scheduler=scheduler, progress=False, **kwargs)
 
     run(2, checkpoint=path)
     before = path.read_bytes()
-    with pytest.raises(ValueError, match="schedule of 10 steps and this run's has 15: resume with the epochs"):
-        run(3, checkpoint=path, resume=True)  # one more epoch than the schedule was built for
+    saved = (
+        "trained with a learning-rate schedule of 10 steps peaking at [0.5] with weight decay [0.0] and this run has"
+    )
+    for changed, now in [
+        (dict(epochs=3), "a learning-rate schedule of 15 steps peaking at [0.5] with weight decay [0.0]"),
+        (dict(epochs=2, lr=0.1), "a learning-rate schedule of 10 steps peaking at [0.1] with weight decay [0.0]"),
+        (dict(epochs=2, wd=0.1), "a learning-rate schedule of 10 steps peaking at [0.5] with weight decay [0.1]"),
+        (dict(epochs=2, schedule=False), "a constant one"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            run(**changed, checkpoint=path, resume=True)
+        assert f"{saved} {now}: resume with the settings of the run that saved it" in str(info.value), changed
     assert path.read_bytes() == before
+    assert len(run(2, checkpoint=path, resume=True)) == 2  # the same settings: resumed (nothing left to do)
 
 
 def test_resume_refuses_to_start_a_schedule_in_the_middle_of_a_run(tmp_path):
@@ -184,6 +195,8 @@ def test_resume_refuses_to_start_a_schedule_in_the_middle_of_a_run(tmp_path):
     trainer = torch.optim.SGD(net.parameters(), lr=0.5)
     train(net, tiny_data(), None, None, trainer, 1, CPU, checkpoint=path, progress=False)  # a constant rate
     scheduler = torch.optim.lr_scheduler.OneCycleLR(trainer, 0.5, total_steps=10)
-    with pytest.raises(ValueError, match="trained without a learning-rate schedule: resume it without one"):
+    with pytest.raises(
+        ValueError, match="trained with a constant learning rate and this run has a learning-rate schedule of 10 steps"
+    ):
         train(net, tiny_data(), None, None, trainer, 2, CPU, checkpoint=path, resume=True, scheduler=scheduler)
     assert len(train(net, tiny_data(), None, None, trainer, 2, CPU, checkpoint=path, resume=True, progress=False)) == 2
