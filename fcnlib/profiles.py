@@ -80,18 +80,18 @@ def make_trainer(
     params: Any, num_steps: int, *, optimizer="sgd", lr=0.001, wd=1e-3, momentum=0.0, schedule="constant"
 ) -> tuple[torch.optim.Optimizer, Any]:
     """``(trainer, scheduler)`` for ``num_steps`` batches: ``SGD(params, lr, momentum, weight_decay=wd)`` (the defaults
-    are d2l's) or ``AdamW(params, lr, weight_decay=wd)``; scheduler None for ``"constant"``, else torch's
-    ``OneCycleLR`` with its defaults (the rate climbs from ``lr / 25`` to ``lr`` over the first 30% of the steps, then
-    falls to ``lr / 25e4`` along a cosine, while SGD's momentum or Adam's beta1 falls from 0.95 to 0.85 and climbs
-    back; step it after every batch: ``fcnlib.train(..., scheduler=)``). ``ValueError`` for other names."""
+    are d2l's) or ``AdamW(params, lr, weight_decay=wd)``; scheduler None for ``"constant"``, else torch's ``OneCycleLR``
+    with its defaults (each group's rate climbs from 1/25 of ``lr``, or of the group's own, to it over the first 30% of
+    the steps, then falls to 1/25e4 of it along a cosine, while SGD's momentum or Adam's beta1 falls from 0.95 to 0.85
+    and climbs back; step it after every batch: ``fcnlib.train(..., scheduler=)``). ``ValueError`` for other names."""
     if optimizer not in ("sgd", "adamw") or schedule not in ("constant", "onecycle"):
         raise ValueError(
             f"optimizer: 'sgd' or 'adamw', schedule: 'constant' or 'onecycle'; got {optimizer!r}, {schedule!r}"
         )
     kind, extra = (torch.optim.SGD, dict(momentum=momentum)) if optimizer == "sgd" else (torch.optim.AdamW, {})
     trainer = kind(params, lr=lr, weight_decay=wd, **extra)
-    one_cycle = torch.optim.lr_scheduler.OneCycleLR
-    return trainer, None if schedule == "constant" else one_cycle(trainer, max_lr=lr, total_steps=num_steps)
+    peaks = [group["lr"] for group in trainer.param_groups]  # a group given its own rate peaks at that rate
+    return trainer, None if schedule == "constant" else torch.optim.lr_scheduler.OneCycleLR(trainer, peaks, num_steps)
 
 
 # quick: about a minute on two cores from a random backbone (2 epochs of 60 batches). FCN-32s, seed 0, test mIoU

@@ -200,3 +200,13 @@ def test_resume_refuses_to_start_a_schedule_in_the_middle_of_a_run(tmp_path):
     ):
         train(net, tiny_data(), None, None, trainer, 2, CPU, checkpoint=path, resume=True, scheduler=scheduler)
     assert len(train(net, tiny_data(), None, None, trainer, 2, CPU, checkpoint=path, resume=True, progress=False)) == 2
+
+
+def test_one_cycle_keeps_each_parameter_groups_own_rate():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    groups = [{"params": net[0].parameters()}, {"params": net[1].parameters(), "lr": 0.1}]  # e.g. param_groups' skips
+    trainer, scheduler = make_trainer(groups, 10, lr=1.0, schedule="onecycle")
+    assert [g["lr"] for g in trainer.param_groups] == pytest.approx(
+        [1 / 25, 0.1 / 25]
+    )  # OneCycleLR starts at peak / 25
+    assert [g["max_lr"] for g in trainer.param_groups] == [1.0, 0.1]
