@@ -332,7 +332,7 @@ def _load_optimizer(path: Path, state: dict[str, Any], trainer: Any, keep_own: b
 
 
 def _check_schedule(path: Path, state: dict[str, Any], trainer: Any, scheduler: Any) -> None:
-    """A run resumes with the schedule it was saved with (or none, as saved): ``ValueError`` saying what differs."""
+    """A resumed run (trainer given) needs the saved schedule, or none as saved: else ``ValueError`` saying why."""
 
     def schedule(steps: Any, groups: list[dict]) -> str:
         peaks, decays = sorted({g.get("max_lr") for g in groups}), sorted({g.get("weight_decay") for g in groups})
@@ -341,7 +341,7 @@ def _check_schedule(path: Path, state: dict[str, Any], trainer: Any, scheduler: 
     saved, groups = state.get("scheduler"), (state.get("optimizer") or {}).get("param_groups", [])
     then = None if saved is None else schedule(saved.get("total_steps"), groups)
     now = None if scheduler is None else schedule(getattr(scheduler, "total_steps", None), trainer.param_groups)
-    if state.get("history") and then != now:
+    if trainer is not None and state.get("history") and then != now:
         raise ValueError(
             f"{path} was trained with {then or 'a constant learning rate'} and this run has {now or 'a constant one'}"
             ": resume with the settings of the run that saved it (on the command line: the same --schedule, --lr,"

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from fcnlib import experiments, fcn_resnet18, profile
 from fcnlib.model import init_from
 from fcnlib.profiles import make_trainer
-from fcnlib.training import train
+from fcnlib.training import load_checkpoint, train
 
 CPU = [torch.device("cpu")]
 
@@ -188,6 +188,16 @@ def test_resume_refuses_another_schedule_than_the_saved_one(tmp_path):
         assert f"{saved} {now}: resume with the settings of the run that saved it" in str(info.value), changed
     assert path.read_bytes() == before
     assert len(run(2, checkpoint=path, resume=True)) == 2  # the same settings: resumed (nothing left to do)
+
+
+def test_weights_alone_load_from_a_one_cycle_run(tmp_path):
+    path, net = tmp_path / "ck.pt", tiny_net()
+    trainer, scheduler = make_trainer(net.parameters(), 10, lr=0.5, momentum=0.9, schedule="onecycle")
+    train(net, tiny_data(), None, None, trainer, 2, CPU, scheduler=scheduler, checkpoint=path, progress=False)
+    loaded = tiny_net(seed=1)  # other weights, no trainer: evaluation or prediction, not a resumed run
+    assert len(load_checkpoint(path, loaded)) == 2
+    for a, b in zip(net.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_resume_refuses_to_start_a_schedule_in_the_middle_of_a_run(tmp_path):
