@@ -232,12 +232,12 @@ def translate_line(line: str, patterns) -> str:
 
 
 def _translate_outputs(cell, patterns) -> None:
-    if "checks." not in cell.source:  # only the "Your turn" cells print the checks' messages
-        return
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
-            lines = output["text"].split("\n")
-            output["text"] = "\n".join(translate_line(line, patterns) for line in lines)
+            text = output["text"].replace("../data", "../../data")  # printed paths, seen from notebooks/zh/
+            if "checks." in cell.source:  # only the "Your turn" cells print the checks' messages
+                text = "\n".join(translate_line(line, patterns) for line in text.split("\n"))
+            output["text"] = text
 
 
 def _markdown_cell(cell, entry, where: str, first: bool, translated: set[str], notebook_name: str, anchors=None):
