@@ -19,7 +19,7 @@ MESSAGES["en"].update(
         "dice.unwritten": "Not written yet: dice returns None. Hint: n.diagonal(), n.sum(1) and n.sum(0) are the "
         "three counts.",
         "dice.right": "Right! Dice per class: {expected}.",
-        "dice.wrong": "Not quite: got {answer}, expected {expected}. Dice is 2 n_ii / (t_i + predicted_i), in floats.",
+        "dice.wrong": "Not quite: got {answer}, expected {expected}. Dice is 2 n_ii / (t_i + predicted_i).",
         "dice.raised": "Not quite: your dice raised {error}.",
     }
 )

@@ -142,7 +142,7 @@ MESSAGES["zh"].update(
         "dice.raised": "还不对：你的 dice 引发了 {error}。",
         "dice.right": "对了！每个类别的 Dice 系数：{expected}。",
         "dice.unwritten": "还没写：dice 返回 None。提示：n.diagonal()、n.sum(1) 和 n.sum(0) 就是要用到的三个计数。",
-        "dice.wrong": "还不对：你的结果是 {answer}，正确结果是 {expected}。Dice 是 2 n_ii / (t_i + 预测为第 i 类的像素数)，要用浮点数计算。",
+        "dice.wrong": "还不对：你的结果是 {answer}，正确结果是 {expected}。Dice 是 2 n_ii / (t_i + 预测为第 i 类的像素数)。",
         "training_step.right": "对了！每个迭代周期 {steps} 步，分数的形状是 {shape}。",
         "training_step.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "training_step.wrong": "还不对：{entry!r} 应为 {expected}，而不是 {answer!r}。",
