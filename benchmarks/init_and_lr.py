@@ -11,15 +11,20 @@ became NaN or exploded counts as diverged. Writes the seeds, settings, command a
 
 Usage::
 
-    python benchmarks/init_and_lr.py [--seeds 0 1 2] [--factors 0.1 0.3 3 10] [--json PATH]
+    python benchmarks/init_and_lr.py [--seeds 0 1 2] [--factors 0.1 0.3 3 10] [--jobs 2] [--json PATH]
+
+``--jobs N`` trains N runs at once in separate processes, each with this process's thread count (every run is
+seeded, so the numbers do not depend on N; run it with ``OMP_NUM_THREADS=1`` and ``--jobs`` = the cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import shlex
 import sys
@@ -51,7 +56,7 @@ def baseline(test_iter) -> dict[str, float]:
 
 def one_run(P, train_iter, test_iter, seed: int, init: str, lr: float) -> dict:
     """Chapter 4's training from ``seed`` with ``init`` and ``lr``: the last epoch's numbers, or diverged."""
-    settings = dict(lr=lr, wd=P.wd, momentum=P.momentum, num_epochs=P.num_epochs, devices=P.devices)
+    settings = dict(P.recipe, lr=lr, num_epochs=P.num_epochs, devices=P.devices)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             _, history = experiments.train_fcn(train_iter, test_iter, upsample_init=init, seed=seed, **settings)
@@ -60,17 +65,25 @@ def one_run(P, train_iter, test_iter, seed: int, init: str, lr: float) -> dict:
     return dict({k: float(history[-1][k]) for k in KEYS}, miou_per_epoch=history.column("miou"), diverged=False)
 
 
+def worker_run(seed: int, init: str, lr: float) -> dict:
+    """:func:`one_run` in a worker process, with the quick profile and data loaded there."""
+    P = fcnlib.profile("quick")
+    train_iter, test_iter = fcnlib.data.load_data_voc(P.batch_size, P.crop_size, num_workers=P.num_workers)
+    return one_run(P, train_iter, test_iter, seed, init, lr)
+
+
 def settings(P, test_iter) -> dict:
     """What every run shares: the profile's settings and the data."""
-    keep = ("name", "crop_size", "batch_size", "num_epochs", "lr", "wd", "momentum", "n_train", "n_val", "image_size")
+    keep = ("name", "crop_size", "batch_size", "num_epochs", "n_train", "n_val", "image_size")
     found = {k: getattr(P, k) for k in keep}
-    return dict(found, data=test_iter.dataset.source, device=P.device.type, optimizer="SGD")
+    return dict(found, **P.recipe, data=test_iter.dataset.source, device=P.device.type)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--factors", nargs="+", type=float, default=[0.1, 0.3, 3.0, 10.0])
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once, in separate processes")
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "init_and_lr.json")
     return p.parse_args(argv)
 
@@ -81,13 +94,18 @@ def main(argv=None) -> int:
     train_iter, test_iter = fcnlib.data.load_data_voc(P.batch_size, P.crop_size, num_workers=P.num_workers)
     plan = [("bilinear, lr x 1", "bilinear", 1.0), ("Xavier, lr x 1", "xavier", 1.0)]
     plan += [(f"bilinear, lr x {f:g}", "bilinear", f) for f in args.factors if f != 1.0]
-    start, rows = time.perf_counter(), {}
-    for name, init, factor in plan:
-        rows[name] = dict(init=init, lr=P.lr * factor, seeds={})
-        for seed in args.seeds:
-            found = rows[name]["seeds"][str(seed)] = one_run(P, train_iter, test_iter, seed, init, P.lr * factor)
+    start, rows = time.perf_counter(), {name: dict(init=init, lr=P.lr * f, seeds={}) for name, init, f in plan}
+    tasks = {(name, seed): (seed, init, P.lr * factor) for name, init, factor in plan for seed in args.seeds}
+    context = dict(mp_context=multiprocessing.get_context("spawn"), initializer=torch.set_num_threads)
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, initargs=(torch.get_num_threads(),), **context) as pool:
+        futures = {pool.submit(worker_run, *task): key for key, task in tasks.items()}
+        for future in concurrent.futures.as_completed(futures):
+            (name, seed), found = futures[future], future.result()
+            rows[name]["seeds"][str(seed)] = found
             shown = "diverged" if found["diverged"] else ", ".join(f"{k} {found[k]:.3f}" for k in KEYS)
             print(f"{name:20s} seed {seed}: {shown}   [{time.perf_counter() - start:.0f} s]", flush=True)
+    for row in rows.values():
+        row["seeds"] = {str(seed): row["seeds"][str(seed)] for seed in args.seeds}
     lazy = baseline(test_iter)
     print(f"\n{P.num_epochs} epochs each, quick profile ({P}); seeds {args.seeds}; mean (min..max) over seeds")
     rows_by_seed = {name: row["seeds"] for name, row in rows.items()}

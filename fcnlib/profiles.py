@@ -94,11 +94,11 @@ def make_trainer(
     return trainer, None if schedule == "constant" else torch.optim.lr_scheduler.OneCycleLR(trainer, peaks, num_steps)
 
 
-# quick: about a minute on two cores from a random backbone (2 epochs of 60 batches). FCN-32s, seed 0, test mIoU
-# on the central validation crops: 0.692 after 2 epochs on the teaching dataset's version 3 (0.40 on version 2).
+# quick: the best recipe of benchmarks/recipe.py (results/recipe.json) within the same image passes: batch 4,
+# SGD with momentum, one-cycle peaking at 1e-2. FCN-32s from a random backbone, seed 0: test mIoU 0.673 after 2 epochs.
 _KEYS = "crop_size batch_size num_epochs optimizer lr wd momentum schedule n_train n_val image_size num_workers".split()
 PROFILES = {  # settings in _KEYS' order
-    "quick": dict(zip(_KEYS, [(128, 160), 16, 2, "sgd", 0.001, 1e-3, 0.9, "constant", 960, 96, (144, 192), 0])),
+    "quick": dict(zip(_KEYS, [(128, 160), 4, 2, "sgd", 0.01, 1e-3, 0.9, "onecycle", 960, 96, (144, 192), 0])),
     "full": dict(zip(_KEYS, [(320, 480), 32, 5, "sgd", 0.001, 1e-3, 0.0, "constant", 1464, 1449, (375, 500), 4])),
 }
 
