@@ -56,7 +56,7 @@ class Profile:
     optimizer: str  # "sgd" (d2l's) or "adamw"
     lr: float  # the rate (with schedule "onecycle": the peak rate)
     wd: float
-    momentum: float  # SGD's; quick: 0.9, else 180 plain-SGD steps from a random backbone predict background everywhere
+    momentum: float  # SGD's (schedule "onecycle" cycles it from 0.95 to 0.85 and back instead)
     schedule: str  # "constant" (d2l's) or "onecycle": stepped after every batch, see make_trainer
     n_train: int  # images of the generated teaching dataset (used when VOC2012 is absent)
     n_val: int

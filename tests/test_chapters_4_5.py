@@ -24,6 +24,15 @@ def _cells(notebook: str) -> list[dict]:
     return json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
 
 
+def _function(notebook: str, name: str) -> ast.FunctionDef:
+    """The chapter's definition of ``name``, as typed in its code cell."""
+    for cell in _cells(notebook):
+        if cell["cell_type"] == "code" and f"def {name}(" in "".join(cell["source"]):
+            tree = ast.parse("".join(cell["source"]))
+            return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    raise AssertionError(f"{notebook} defines no {name}")
+
+
 def _constant(node: ast.Assign) -> bool:
     """``NAME = ...`` or ``A, B = ...`` in capitals, computed from literals and torch alone."""
     targets = [t for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Name)]
@@ -101,7 +110,7 @@ def test_chapter4_epoch_by_hand_gives_fcnlib_trains_weights(ch4):
     def sgd(net):
         return torch.optim.SGD(net.parameters(), lr=0.05, weight_decay=1e-3, momentum=0.9)
 
-    loss, acc = ch4["train_epoch_by_hand"](a, batches, ch4["loss"], sgd(a), "cpu")
+    loss, acc = ch4["train_epoch_by_hand"](a, batches, ch4["loss"], sgd(a))
     history = fcnlib.train(b, batches, None, ch4["loss"], sgd(b), 1, "cpu", amp=False, channels_last=False,
                            progress=False)  # fmt: skip
     assert loss == pytest.approx(history[-1]["loss"], rel=1e-12)
@@ -109,6 +118,46 @@ def test_chapter4_epoch_by_hand_gives_fcnlib_trains_weights(ch4):
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(x, y), name
     assert not torch.equal(a[0].weight, _tiny_net()[0].weight)  # it did train
+
+
+def test_chapter4_epoch_by_hand_steps_a_one_cycle_schedule_as_fcnlib_train(ch4):
+    torch.manual_seed(3)
+    batches = [(torch.randn(4, 3, 8, 10), torch.randint(0, 4, (4, 8, 10))) for _ in range(5)]
+    a, b, c = _tiny_net(), _tiny_net(), _tiny_net()
+
+    def one_cycle(net):
+        trainer = torch.optim.SGD(net.parameters(), lr=0.05, weight_decay=1e-3, momentum=0.9)
+        return trainer, torch.optim.lr_scheduler.OneCycleLR(trainer, max_lr=0.05, total_steps=len(batches))
+
+    trainer_a, scheduler_a = one_cycle(a)
+    ch4["train_epoch_by_hand"](a, batches, ch4["loss"], trainer_a, scheduler_a)
+    trainer_b, scheduler_b = one_cycle(b)
+    fcnlib.train(b, batches, None, ch4["loss"], trainer_b, 1, "cpu", amp=False, channels_last=False, progress=False,
+                 scheduler=scheduler_b)  # fmt: skip
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
+    assert scheduler_a.last_epoch == scheduler_b.last_epoch == len(batches)  # stepped once per batch
+    ch4["train_epoch_by_hand"](c, batches, ch4["loss"], one_cycle(c)[0])  # the same rate all along
+    assert not torch.equal(a[0].weight, c[0].weight)  # the schedule changed the steps
+
+
+@pytest.mark.parametrize("name", ["quick", "full"])
+def test_chapter4_optimiser_is_the_profiles_make_trainer(name):
+    namespace = definitions("04_training.ipynb") | {"P": fcnlib.profile(name, "cpu")}
+    P, net = namespace["P"], _tiny_net()
+    exec(compile(ast.unparse(_function("04_training.ipynb", "optimiser")), "optimiser", "exec"), namespace)
+    ours = namespace["optimiser"](net, 20)
+    theirs = fcnlib.profiles.make_trainer(_tiny_net().parameters(), 20, **P.recipe)
+    assert type(ours[0]) is type(theirs[0]) and ours[0].defaults == theirs[0].defaults
+    assert (ours[1] is None) == (theirs[1] is None) == (P.schedule == "constant")
+    for _ in range(20):
+        rates = [t.param_groups[0]["lr"] for t, _ in (ours, theirs)]
+        momenta = [t.param_groups[0].get("momentum") for t, _ in (ours, theirs)]
+        assert rates[0] == pytest.approx(rates[1], rel=1e-12) and momenta[0] == pytest.approx(momenta[1], rel=1e-12)
+        for trainer, scheduler in (ours, theirs):
+            trainer.step()
+            if scheduler is not None:
+                scheduler.step()
 
 
 def test_chapter4_confusion_matrix_by_hand_and_against_torchmetrics(ch4):

@@ -144,6 +144,8 @@ def test_torchrun_two_processes_keep_replicas_equal_and_resume(root, tmp_path):
         *SMALL,
     ]
     launch += ["--data-root", str(root / "data"), "--checkpoint", str(checkpoint), "--dump-state", str(dump)]
+    # about resuming, not the schedule: a resumed one-cycle run must repeat the saved run's length (--epochs)
+    launch += ["--schedule", "constant"]
     result = _run(*launch, "--epochs", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("FCN-32s on cpu x 2 process(es)") == 1  # rank 0 alone prints

@@ -361,8 +361,10 @@ def test_divergence_and_memory_end_with_advice_for_the_command_line(root, checkp
     assert "On the command line: run again with a lower --lr (e.g. 1e+11)" in err  # after train's own message
     kept = tmp_path / "earlier.pt"  # another run's checkpoint, kept when this one diverges at once
     kept.write_bytes(checkpoint.read_bytes())
-    ways = [(["--checkpoint", kept, "--overwrite"], "--overwrite"), (["--checkpoint", tmp_path / "new.pt"], "--resume")]
-    ways += [(["--checkpoint", tmp_path / "new.pt", "--schedule", "onecycle"], "--overwrite")]  # a schedule restarts
+    new = tmp_path / "new.pt"
+    ways = [(["--checkpoint", kept, "--overwrite"], "--overwrite")]
+    ways += [(["--checkpoint", new, "--schedule", "constant"], "--resume")]  # a constant rate can change on resuming
+    ways += [(["--checkpoint", new, "--schedule", "onecycle"], "--overwrite")]  # a schedule restarts
     for more, advice in ways:
         err = _fails([*argv, *more], capsys, status=1)
         assert f"On the command line: run again with a lower --lr (e.g. 1e+11) and {advice}\n" in err, more
@@ -443,7 +445,7 @@ def test_train_takes_an_optimiser_and_a_one_cycle_schedule(root, tmp_path, capsy
         in err
     )
     constant = ["train", "--data-root", root, *SIZE, *SMALL, "--checkpoint", tmp_path / "constant.pt"]
-    assert main([str(a) for a in [*constant, "--epochs", "1"]]) == 0
+    assert main([str(a) for a in [*constant, "--epochs", "1", "--schedule", "constant"]]) == 0
     err = _fails([*constant, "--epochs", "2", "--resume", "--schedule", "onecycle"], capsys, status=1)
     assert "trained with a constant learning rate and this run has a learning-rate schedule of 6 steps" in err
     assert main([str(a) for a in [*constant, "--epochs", "2", "--resume", "--schedule", "constant"]]) == 0

@@ -362,7 +362,8 @@ def _tiny_loaders():
 def test_train_variant_starts_all_variants_identically() -> None:
     from dataclasses import replace as with_overrides
 
-    P = with_overrides(fcnlib.profile("quick", device=torch.device("cpu")), num_epochs=0, lr=0.01)
+    # no step taken, so a constant rate: torch's one-cycle schedule needs at least one step to plan
+    P = with_overrides(fcnlib.profile("quick", device=torch.device("cpu")), num_epochs=0, lr=0.01, schedule="constant")
     train_iter, test_iter = _tiny_loaders()
     nets = {v: skips_train(v, train_iter, test_iter, P)[0] for v in ("32s", "16s", "8s")}
     for name, value in nets["32s"].state_dict().items():
@@ -467,7 +468,7 @@ def test_comparison_settings_and_table() -> None:
     quick = fcnlib.profile("quick", device=torch.device("cpu"))
     full = fcnlib.profile("full", device=torch.device("cpu"))
     assert comparison_settings(quick) == dict(
-        seed=0, optimizer="sgd", lr=quick.lr, wd=quick.wd, momentum=0.9, schedule="constant"
+        seed=0, optimizer=quick.optimizer, lr=quick.lr, wd=quick.wd, momentum=quick.momentum, schedule=quick.schedule
     )
     assert comparison_settings(full, seed=3) == dict(
         seed=3, optimizer="sgd", lr=full.lr, wd=full.wd, momentum=0.0, schedule="constant"
