@@ -183,7 +183,7 @@ def describe_errors(mat: Tensor, classes, background: int = 0, found: float = 0.
             continue
         if right < found * truth:
             j = others(c, n[c])
-            text = f"{name}: {right / truth:.0%} found, {n[c, j] / truth:.0%} taken for {classes[j]}"
+            text = f"{name}: {math.floor(100 * right / truth)}% found, {n[c, j] / truth:.0%} taken for {classes[j]}"
             notes.append((truth - right, text))
         if predicted - right > spill * predicted:
             i = others(c, n[:, c])

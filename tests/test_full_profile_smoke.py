@@ -103,6 +103,8 @@ def run_chapter(path: Path) -> tuple[str | None, list[str]]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from tools.notebook_setup import quiet_output_widgets
+
     nb = nbformat.read(str(path), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(  # store_widget_state: without it, nbclient 0.11 hangs after an explorer's cell
@@ -110,6 +112,7 @@ def run_chapter(path: Path) -> tuple[str | None, list[str]]:
         timeout=900,
         kernel_name="python3",
         store_widget_state=True,
+        widget_registry=quiet_output_widgets(),  # nor can an explorer's output echo hang it
         resources={"metadata": {"path": str(path.parent)}},
     )
     failure = None

@@ -1,6 +1,7 @@
 """The project's set-up files agree with each other, and every chapter with tools.repo."""
 
 import re
+import types
 from pathlib import Path
 
 import nbformat
@@ -222,3 +223,22 @@ def test_execute_joins_a_cells_split_prints_into_one_output():
         ("stderr", "warning\n"),
         ("stdout", "c\n"),
     ]
+
+
+def test_an_executed_explorer_keeps_its_outputs_without_echoing_them_to_the_kernel():
+    """tools.notebook_setup runs chapters with nbclient; its Output widget must not send on the shell channel."""
+    from nbclient.output_widget import OutputWidget
+
+    from tools.notebook_setup import quiet_output_widgets
+
+    class SilentShell:  # a kernel client whose shell channel must not be written to
+        session = shell_channel = property(lambda self: pytest.fail("the widget sent a message to the kernel"))
+
+    msg = {"header": {"msg_type": "display_data"}, "msg_type": "display_data", "parent_header": {"msg_id": "a"}}
+    msg["content"] = {"data": {"text/plain": "a picture"}, "metadata": {}}
+    quiet = quiet_output_widgets()["@jupyter-widgets/output"]["OutputModel"]
+    executor = types.SimpleNamespace(widget_state={"w": {"outputs": []}})
+    quiet("w", {"outputs": []}, SilentShell(), executor).output([], msg, None, 0)
+    assert executor.widget_state["w"]["outputs"][0]["data"] == {"text/plain": "a picture"}
+    with pytest.raises(pytest.fail.Exception):  # nbclient's own widget echoes its outputs on the shell channel
+        OutputWidget("w", {"outputs": []}, SilentShell(), executor).output([], msg, None, 0)

@@ -134,3 +134,9 @@ def test_show_disagreement_marks_where_two_predictions_differ():
         show_disagreement(image, {"pad": a}, margin, a)
     with pytest.raises(ValueError, match="must match"):
         show_disagreement(image, {"pad": a, "tile": b}, margin[:5], a)
+
+
+def test_a_class_just_under_the_found_share_is_not_printed_at_it():
+    mat = torch.zeros(3, 3, dtype=torch.long)
+    mat[0, 0], mat[1, 1], mat[1, 0] = 1000, 896, 104  # 89.6% of the disc found: rounding would print 90%
+    assert describe_errors(mat, ["background", "disc", "ring"]) == "disc: 89% found, 10% taken for background"

@@ -150,6 +150,23 @@ def coalesce_streams(nb) -> int:
     return joined
 
 
+def quiet_output_widgets() -> dict:
+    """nbclient's ``widget_registry`` with an Output widget that keeps its outputs instead of echoing them to the kernel.
+
+    nbclient's OutputWidget sends its state back on the shell channel while the client awaits the cell's
+    ``execute_reply`` there; twice in a row here (chapter 6, two CPU cores under load, the cell after the skip
+    explorer never sent) the reply was then never read and the run waited, kernel idle, for its cell timeout. The
+    stored widget state (``store_widget_state``) is nbclient's own copy and does not need the echo.
+    """
+    from nbclient.output_widget import OutputWidget
+
+    class QuietOutputWidget(OutputWidget):
+        def sync_state(self) -> None:  # no message on the shell channel while a reply is awaited
+            pass
+
+    return {"@jupyter-widgets/output": {"OutputModel": QuietOutputWidget}}
+
+
 def execute(path: Path, timeout: int = 1800) -> float:
     """Run the notebook at ``path`` top to bottom in a fresh ``python3`` kernel; store its outputs.
 
@@ -173,6 +190,7 @@ def execute(path: Path, timeout: int = 1800) -> float:
             timeout=timeout,
             kernel_name="python3",
             store_widget_state=True,
+            widget_registry=quiet_output_widgets(),
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
     finally:
