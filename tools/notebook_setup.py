@@ -154,9 +154,9 @@ def quiet_output_widgets() -> dict:
     """nbclient's ``widget_registry`` with an Output widget that keeps its outputs instead of echoing them to the kernel.
 
     nbclient's OutputWidget sends its state back on the shell channel while the client awaits the cell's
-    ``execute_reply`` there; twice in a row here (chapter 6, two CPU cores under load, the cell after the skip
-    explorer never sent) the reply was then never read and the run waited, kernel idle, for its cell timeout. The
-    stored widget state (``store_widget_state``) is nbclient's own copy and does not need the echo.
+    ``execute_reply`` there; after an explorer's cell that reply can go unread (seen on two loaded CPU cores), and
+    the run then waits, kernel idle, for its cell timeout. The stored widget state (``store_widget_state``) is
+    nbclient's own copy and does not need the echo.
     """
     from nbclient.output_widget import OutputWidget
 
