@@ -10,7 +10,9 @@ Results are merged into the JSON file (one entry per recipe and seed, with the c
 table printed is over every seed stored for a recipe: mean and spread (min..max).
 
 Budget rule: no recipe may use more training image passes than the old one (chapter 4: 2 epochs of the 960
-training scenes; chapter 6: one epoch per net). ``--timing`` measures seconds per epoch of several recipes
+training scenes; chapter 6: one epoch per net), nor more time: on a CPU a step costs a fixed ~70 ms (resnet-18's
+weights, the optimiser; 2 cores) besides ~30 ms per 128x160 image, so batches smaller than the old 16 make the same
+passes slower (batch 4: chapter 4 1.3x, chapter 6 1.4x). ``--timing`` measures seconds per epoch of several recipes
 alternately in one process (same load), as the ratio to the first one named.
 
 Usage::
@@ -60,6 +62,7 @@ OLD = dict(
     warmup=0.3,  # fraction of the steps spent warming up ("onecycle", "warmcos")
     ft_lr=None,  # chapter 6's rate (None: chapter 4's)
     ft_schedule=None,  # chapter 6's schedule (None: chapter 4's)
+    ft_batch=None,  # chapter 6's batch (None: chapter 4's)
     batch=16,
     crop=(128, 160),
     ch4_epochs=2,
@@ -81,6 +84,13 @@ RECIPES = {
     "sgd-onecycle-1e-2": dict(lr=1e-2, schedule="onecycle"),
     "adamw-onecycle-3e-3": dict(optimizer="adamw", lr=3e-3, wd=1e-4, schedule="onecycle"),
     "adamw-warmcos-3e-3": dict(optimizer="adamw", lr=3e-3, wd=1e-4, schedule="warmcos", warmup=0.1),
+    # the old recipe's batch, so its time: a CPU step costs a fixed ~70 ms (2 cores) besides ~30 ms per image
+    "sgd-onecycle-5e-3": dict(lr=5e-3, schedule="onecycle"),
+    "sgd-onecycle-2e-2": dict(lr=2e-2, schedule="onecycle"),
+    # chapter 4 at the old batch; chapter 6 fine-tunes in batches of 4 (all its passes, or as many as take the
+    # old recipe's time: ~0.72 of an epoch at the fixed cost above)
+    "sgd-onecycle-5e-3-ft-b4": dict(lr=5e-3, schedule="onecycle", ft_batch=4, ft_lr=1e-2),
+    "sgd-onecycle-5e-3-ft-b4-t": dict(lr=5e-3, schedule="onecycle", ft_batch=4, ft_lr=1e-2, ch6_steps=173),
     # smaller batches: more steps for the same image passes
     "adamw-onecycle-3e-3-b8": dict(optimizer="adamw", lr=3e-3, wd=1e-4, schedule="onecycle", batch=8),
     "adamw-onecycle-3e-3-b4": dict(optimizer="adamw", lr=3e-3, wd=1e-4, schedule="onecycle", batch=4),
@@ -117,10 +127,11 @@ def recipe(name: str) -> dict:
     return {**OLD, **RECIPES[name]}
 
 
-def passes(r: dict, steps_per_epoch: int) -> tuple[float, float]:
+def passes(r: dict) -> tuple[float, float]:
     """Training image passes (epochs of the 960 scenes) in chapter 4 and in each of chapter 6's nets."""
-    ch4 = r["ch4_epochs"] * (r["ch4_steps"] or steps_per_epoch) / steps_per_epoch
-    return ch4, r["ch6_epochs"] * (r["ch6_steps"] or steps_per_epoch) / steps_per_epoch
+    per_epoch, ft_per_epoch = N_TRAIN // r["batch"], N_TRAIN // (r["ft_batch"] or r["batch"])
+    ch4 = r["ch4_epochs"] * (r["ch4_steps"] or per_epoch) / per_epoch
+    return ch4, r["ch6_epochs"] * (r["ch6_steps"] or ft_per_epoch) / ft_per_epoch
 
 
 def make_trainer(r: dict, params, steps: int, lr: float, schedule: str):
@@ -237,7 +248,8 @@ def save_figure(path: Path, nets: dict, test_iter) -> None:
 def run(name: str, seed: int, variants: list[str], figure: Path | None = None) -> dict:
     r = recipe(name)
     train_iter, test_iter = loaders(r)
-    ch4, ch6 = passes(r, N_TRAIN // r["batch"])
+    ch4, ch6 = passes(r)
+    ft_iter = loaders(dict(r, batch=r["ft_batch"]))[0] if r["ft_batch"] else train_iter
     if ch4 + 3 * ch6 > 5 + 1e-9 and not r["over_budget"]:
         raise SystemExit(f"recipe {name!r} uses {ch4:g} + 3 x {ch6:g} image passes, more than the old 2 + 3 x 1")
     start = time.perf_counter()
@@ -246,7 +258,11 @@ def run(name: str, seed: int, variants: list[str], figure: Path | None = None) -
     found["FCN-32s, chapter 4"]["s_per_epoch"] = sum(history.column("train_seconds")) / ch4
     nets = {"FCN-32s, ch. 4": net32}
     for variant in variants:
-        nets[f"FCN-{variant}, ch. 6"], h = chapter6(r, variant, net32, train_iter, seed)
+        try:
+            nets[f"FCN-{variant}, ch. 6"], h = chapter6(r, variant, net32, ft_iter, seed)
+        except fcnlib.training.TrainingDiverged as err:  # a result too: stored, then the next seed
+            found["diverged"] = f"FCN-{variant}, chapter 6: {str(err).split(' Lower')[0]}"
+            break
         found[f"FCN-{variant}, chapter 6"] = dict(score(nets[f"FCN-{variant}, ch. 6"], test_iter))
         found[f"FCN-{variant}, chapter 6"]["s_per_epoch"] = sum(h.column("train_seconds")) / ch6
     if figure is not None:
@@ -262,6 +278,7 @@ def timing(names: list[str], rounds: int, images: int) -> dict:
     for k in range(rounds):
         for name, variant in seen if k % 2 == 0 else list(seen)[::-1]:
             r = recipe(name)
+            r = dict(r, batch=r["ft_batch"] or r["batch"]) if variant == "8s" else r
             steps = images // r["batch"]
             train_iter, _ = loaders(r)
             torch.manual_seed(0)
@@ -331,6 +348,7 @@ def main(argv=None) -> int:
             args.json.write_text(json.dumps(stored, indent=1) + "\n")
             nets = {k: v for k, v in found.items() if isinstance(v, dict)}
             line = ", ".join(f"{k}: {v['miou']:.3f}/{v['boundary']:.3f}" for k, v in nets.items())
+            line += f"; diverged: {found['diverged']}" if "diverged" in found else ""
             print(f"{name} seed {seed}: {line} (mIoU/boundary) [{found['seconds']:.0f} s, load {found['load'][0]:.1f}]")
     if args.timing:
         before = os.getloadavg()

@@ -27,10 +27,9 @@ from .inference import label2image
 from .viz import kernels
 from .viz import segmentation as segmentation_viz
 from .viz._common import image_array, png_bytes
-from .viz.segmentation import _handles, _palette
+from .viz.segmentation import LEGEND_MIN_PIXELS, _handles, _palette
 
 DPI = 100  # the chapters' figure resolution (viz.use_course_style)
-LEGEND_MIN_PIXELS = 10  # skip_scale_view leaves rarer classes out of its legend: they cannot be seen
 
 
 @dataclass
@@ -535,8 +534,7 @@ def skip_scale_view(scale: float = 1.0, net=None, image=None, target=None, class
     ):
         ax.imshow(picture)
         ax.set(xticks=[], yticks=[], title=title)
-    values, counts = torch.stack((pred0, pred, target)).unique(return_counts=True)
-    handles = _handles([values[counts >= LEGEND_MIN_PIXELS].numpy()], names, cmap)  # fewer cannot be seen
+    handles = _handles([m.numpy() for m in (pred0, pred, target)], names, cmap, LEGEND_MIN_PIXELS)
     axes[0].figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), frameon=False)
     return View(lines, dict(pixel_acc=acc, pixel_acc0=acc0, changed=changed), axes[0].figure)
 

@@ -97,7 +97,15 @@ def test_recipe_search_compares_with_todays_recipe_over_three_seeds(capsys):
         "constant",
     )
     assert (old["batch"], old["crop"], old["ch4_epochs"]) == (16, [128, 160], 2)  # the quick profile before the search
-    for name in ("old", "sgd-onecycle-1e-2-b4", "adamw-onecycle-3e-3-b4"):
+    today = stored["sgd-onecycle-5e-3"]["settings"]  # the quick profile's recipe: the old batch, so the old time
+    assert (today["optimizer"], today["lr"], today["wd"], today["schedule"], today["batch"]) == (
+        P.optimizer,
+        P.lr,
+        P.wd,
+        P.schedule,
+        P.batch_size,
+    )
+    for name in ("old", "sgd-onecycle-5e-3", "sgd-onecycle-1e-2-b4", "adamw-onecycle-3e-3-b4"):
         runs = stored[name]["seeds"]
         assert sorted(runs, key=int) == ["0", "1", "2"], name
         for run in runs.values():

@@ -4,7 +4,7 @@ int ``[H, W]`` with 255 void; class names and colours as in :mod:`fcnlib.viz.seg
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 from ..data import VOID_COLOR
 from ..inference import label2image
 from ._common import image_array
-from .segmentation import _as_list, _handles, _labels, _palette
+from .segmentation import LEGEND_MIN_PIXELS, _as_list, _handles, _labels, _palette
 
 __all__ = ["ERROR_COLORS", "error_map", "show_errors", "show_disagreement"]
 
@@ -44,7 +44,7 @@ def error_map(image: Any, pred: Any, target: Any, ignore_index: int = 255) -> np
 
 
 def show_errors(
-    images, preds, targets, titles: Sequence[str] = (), classes=None, colormap=None, scale=2.0, min_pixels=10
+    images, preds, targets, titles=(), classes=None, colormap=None, scale=2.0, min_pixels=LEGEND_MIN_PIXELS
 ):
     """A column per image (``[N, 3, H, W]`` or a list): the image, the prediction and the ground truth in class
     colours, and its :func:`error_map`; ``titles`` over the columns; a legend of the classes (void included) that
@@ -70,8 +70,7 @@ def show_errors(
             axes[r][c].set(xticks=[], yticks=[])
     for ax, title in zip(axes[0], titles):
         ax.set_title(title)
-    values, counts = np.unique(np.concatenate([_labels(m).ravel() for m in preds + targets]), return_counts=True)
-    class_handles = _handles([values[counts >= min_pixels]], names, cmap)
+    class_handles = _handles([_labels(m) for m in preds + targets], names, cmap, min_pixels)
     fig.legend(handles=class_handles, loc="outside lower center", ncol=min(len(class_handles), 5), frameon=False)
     axes[3][-1].legend(handles=_error_handles(), loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig

@@ -19,6 +19,7 @@ from ._common import image_array
 __all__ = ["show_coarse_prediction", "show_boundary_band", "show_model_comparison", "show_segmentation"]
 __all__ += ["show_overlay", "show_samples", "plot_class_frequencies", "plot_iou", "plot_confusion_matrix"]
 __all__ += ["plot_difference_maps", "show_void_zoom"]
+LEGEND_MIN_PIXELS = 10  # show_errors and the skip explorer leave classes on fewer pixels out: they cannot be seen
 _TITLES = ("image", "prediction", "ground truth")
 
 
@@ -53,9 +54,10 @@ def _as_list(items: Any, item_dims: int) -> list[Any]:
     return list(items) if isinstance(items, (list, tuple)) else [items]
 
 
-def _handles(label_maps: Sequence[np.ndarray], names: list[str], colormap: np.ndarray) -> list[Patch]:
-    """A legend patch per class in the label maps, then void (255) if it occurs (unknown indices left out)."""
-    found = set().union(*[np.unique(m).tolist() for m in label_maps])
+def _handles(label_maps: Sequence[np.ndarray], names: list[str], colormap: np.ndarray, min_pixels=1) -> list[Patch]:
+    """Legend patches of the classes on ``min_pixels`` pixels of the maps together (no unknown index), then void."""
+    values, counts = np.unique(np.concatenate([np.asarray(m).ravel() for m in label_maps]), return_counts=True)
+    found = set(values[counts >= min_pixels].tolist())
     present = sorted(found & set(range(len(colormap))))
     handles = [Patch(facecolor=colormap[c] / 255, edgecolor="0.5", label=names[c]) for c in present]
     void = [Patch(facecolor=np.array(VOID_COLOR) / 255, edgecolor="0.5", label="void")] if 255 in found else []
