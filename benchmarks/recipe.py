@@ -84,11 +84,11 @@ RECIPES = {
     "sgd-onecycle-1e-2": dict(lr=1e-2, schedule="onecycle"),
     "adamw-onecycle-3e-3": dict(optimizer="adamw", lr=3e-3, wd=1e-4, schedule="onecycle"),
     "adamw-warmcos-3e-3": dict(optimizer="adamw", lr=3e-3, wd=1e-4, schedule="warmcos", warmup=0.1),
-    # the old recipe's batch, so its time: a CPU step costs a fixed ~70 ms (2 cores) besides ~30 ms per image
+    # the old recipe's batch, so its time (the budget rule above)
     "sgd-onecycle-5e-3": dict(lr=5e-3, schedule="onecycle"),
     "sgd-onecycle-2e-2": dict(lr=2e-2, schedule="onecycle"),
     # chapter 4 at the old batch; chapter 6 fine-tunes in batches of 4 (all its passes, or as many as take the
-    # old recipe's time: ~0.72 of an epoch at the fixed cost above)
+    # old recipe's time: ~0.72 of an epoch at the budget rule's fixed cost)
     "sgd-onecycle-5e-3-ft-b4": dict(lr=5e-3, schedule="onecycle", ft_batch=4, ft_lr=1e-2),
     "sgd-onecycle-5e-3-ft-b4-t": dict(lr=5e-3, schedule="onecycle", ft_batch=4, ft_lr=1e-2, ch6_steps=173),
     # smaller batches: more steps for the same image passes
