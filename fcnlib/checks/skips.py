@@ -33,7 +33,7 @@ MESSAGES["en"].update(
         "band_gap.wrong": "Not quite: the gap within {width} px of an edge is {gap:+.3f}, {answer} than the "
         "{gap3:+.3f} within {width3} px.",
         "band_gap.close": "Right, or as good as: the gap within {width} px of an edge is {gap:+.3f}, the one within "
-        "{width3} px {gap3:+.3f}; one seed cannot rank a difference this small.",
+        "{width3} px {gap3:+.3f}; the check counts a difference this small as a tie.",
     }
 )
 

@@ -147,7 +147,7 @@ MESSAGES["zh"].update(
         "training_step.unwritten": "还没写：{entry!r} 仍是 None。把它替换掉，再运行这个单元格。",
         "training_step.wrong": "还不对：{entry!r} 应为 {expected}，而不是 {answer!r}。",
         "band_gap.close": "对了（差距很小，算你对）：离边缘 {width} 像素以内的差距是 {gap:+.3f}，{width3} 像素以内是 {gap3:+.3f}；"
-        "只用一个随机种子，分不出这么小的差别。",
+        "这么小的差别，检查算作持平。",
         "band_gap.right": "对了：离边缘 {width} 像素以内的差距是 {gap:+.3f}，比 {width3} 像素以内的 {gap3:+.3f} {answer}。",
         "band_gap.unsolved": '还没写：设 guess = "larger" 或 "smaller"（也可以写“更大”/“更小”），再运行一次。',
         "band_gap.unknown": '还没写成这个检查能读懂的形式：{guess}；设 guess = "larger" 或 "smaller"（也可以写“更大”/“更小”），再运行一次。',
